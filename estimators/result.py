@@ -1,0 +1,53 @@
+"""The result object every MI estimator returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MIResult:
+    """A mutual-information estimate with a 95 % confidence interval.
+
+    Attributes:
+        mi: point estimate, in ``unit`` (nats unless a ``base`` was asked for).
+        ci: (low, high) 95 % confidence interval, same unit.
+        method: estimator name as registered in ``estimators.METHODS``.
+        n: number of sample pairs the estimator was given.
+        unit: "nats", "bits" or "log<base>".
+        seconds: wall-clock time of the estimate.
+        diagnostics: method-specific details (training curve, k, splits, ...).
+    """
+
+    mi: float
+    ci: tuple[float, float]
+    method: str
+    n: int
+    unit: str = "nats"
+    seconds: float = 0.0
+    diagnostics: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def in_base(self, base: float) -> MIResult:
+        """Convert a result in nats to logarithms of ``base`` (2 gives bits)."""
+        if self.unit != "nats":
+            raise ValueError(f"can only convert a result in nats, this one is in {self.unit}")
+        if not (isinstance(base, (int, float)) and base > 1 and math.isfinite(base)):
+            raise ValueError(f"base must be a finite number > 1, got {base!r}")
+        scale = 1.0 / math.log(base)
+        unit = "nats" if base == math.e else ("bits" if base == 2 else f"log{base:g}")
+        return replace(
+            self, mi=self.mi * scale, ci=(self.ci[0] * scale, self.ci[1] * scale), unit=unit
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON fields of DESIGN.md §5 (``method, mi, ci, unit, n, seconds``)."""
+        return {
+            "method": self.method,
+            "mi": float(self.mi),
+            "ci": [float(self.ci[0]), float(self.ci[1])],
+            "unit": self.unit,
+            "n": int(self.n),
+            "seconds": float(self.seconds),
+        }

@@ -1,0 +1,62 @@
+"""Input validation shared by every estimator: clear errors at the boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+MIN_SAMPLES = 4
+
+
+def as_sample_matrix(x: object, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 array of shape [n, d] after checking it.
+
+    Accepts numpy arrays and torch tensors of a real floating or integer dtype; a 1-D input is one
+    column. Raises ``TypeError`` for other types or dtypes and ``ValueError`` for wrong shapes and
+    non-finite values.
+    """
+    if isinstance(x, torch.Tensor):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
+        arr = x.detach().to("cpu", torch.float64).numpy()
+    elif isinstance(x, np.ndarray):
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(
+                f"{name} must be a real numeric array, got dtype {x.dtype}; "
+                "expected float or integer values"
+            )
+        arr = x.astype(np.float64, copy=False)
+    else:
+        raise TypeError(
+            f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}"
+        )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape [n] or [n, d], got shape {tuple(arr.shape)}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no columns (shape {tuple(arr.shape)})")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); expected finite numbers")
+    return arr
+
+
+def check_pair(x: object, y: object, min_samples: int = MIN_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a pair of sample sets: same length n ≥ ``min_samples``, no constant column."""
+    xa = as_sample_matrix(x, "x")
+    ya = as_sample_matrix(y, "y")
+    if xa.shape[0] != ya.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of samples, got {xa.shape[0]} and {ya.shape[0]}"
+        )
+    if xa.shape[0] < min_samples:
+        raise ValueError(f"need at least {min_samples} samples, got n = {xa.shape[0]}")
+    for name, arr in (("x", xa), ("y", ya)):
+        const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
+        if const.size:
+            raise ValueError(
+                f"{name} has constant column(s) {const.tolist()[:10]}; a constant carries no "
+                "information and makes MI undefined for density estimators — drop it"
+            )
+    return xa, ya

@@ -1,0 +1,114 @@
+"""The ``mitheory`` command line (DESIGN.md §5).
+
+    mitheory estimate X.npy Y.npy --method M [--json]
+    mitheory report [--quick] --out DIR
+    mitheory train --method M --data D [--steps N] [--ablate ...] --out DIR
+
+Heavy packages are imported inside each subcommand so that ``mitheory --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _load_samples(path: str):
+    """Read a sample matrix from ``.npy`` or ``.csv`` (comma-separated, no header)."""
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"no such file: {path}")
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if suffix in (".csv", ".txt"):
+        try:
+            return np.loadtxt(p, delimiter=",", ndmin=2)
+        except ValueError as err:
+            raise ValueError(f"{path} is not a numeric comma-separated file: {err}") from err
+    raise ValueError(f"{path}: expected a .npy or .csv file, got '{suffix or 'no suffix'}'")
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from estimators import estimate_mi
+
+    x = _load_samples(args.x)
+    y = _load_samples(args.y)
+    result = estimate_mi(x, y, method=args.method, seed=args.seed, device=args.device)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        lo, hi = result.ci
+        print(
+            f"{result.method}: I = {result.mi:.4f} {result.unit}  "
+            f"95% CI [{lo:.4f}, {hi:.4f}]  n = {result.n}  ({result.seconds:.2f} s)"
+        )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mitheory.report import run_report
+
+    run_report(Path(args.out), quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from paradigms.train import run_from_cli
+
+    return run_from_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mitheory",
+        description="Self-supervised learning as MI maximization: estimate, report, train.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    est = sub.add_parser("estimate", help="estimate I(X;Y) in nats from two sample files")
+    est.add_argument("x", help="samples of X: .npy or .csv, shape [n] or [n, dx]")
+    est.add_argument("y", help="samples of Y: .npy or .csv, shape [n] or [n, dy]")
+    est.add_argument("--method", default="smile", help="estimator name (see estimators.METHODS)")
+    est.add_argument("--seed", type=int, default=0)
+    est.add_argument("--device", default="cpu")
+    est.add_argument("--json", action="store_true", help="print one JSON object")
+    est.set_defaults(func=_cmd_estimate)
+
+    rep = sub.add_parser("report", help="write the approximation-error report")
+    rep.add_argument("--out", required=True, help="output folder")
+    rep.add_argument("--quick", action="store_true", help="smaller Monte Carlo budgets")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    rep.set_defaults(func=_cmd_report)
+
+    tr = sub.add_parser("train", help="train an SDMI/JMI method and track MI and collapse")
+    tr.add_argument("--method", required=True, help="method name (see paradigms.METHODS)")
+    tr.add_argument("--data", default="gaussian-mixture", help="data set name")
+    tr.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    tr.add_argument("--ablate", default="", help="comma-separated components to switch off")
+    tr.add_argument("--out", required=True, help="output folder")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError) as err:
+        print(f"mitheory {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""SDMI and JMI paradigms: objectives, methods, encoders, data, training loop, monitors."""
