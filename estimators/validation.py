@@ -42,7 +42,9 @@ def as_sample_matrix(x: object, name: str) -> np.ndarray:
     return arr
 
 
-def check_pair(x: object, y: object, min_samples: int = MIN_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(
+    x: object, y: object, min_samples: int = MIN_SAMPLES
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate a pair of sample sets: same length n ≥ ``min_samples``, no constant column."""
     xa = as_sample_matrix(x, "x")
     ya = as_sample_matrix(y, "y")

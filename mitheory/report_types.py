@@ -22,7 +22,12 @@ class Claim:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "verdict": self.verdict, "figure": float(self.figure), "detail": self.detail}
+        return {
+            "id": self.id,
+            "verdict": self.verdict,
+            "figure": float(self.figure),
+            "detail": self.detail,
+        }
 
 
 @dataclass
