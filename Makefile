@@ -10,7 +10,6 @@ OUT    ?= report
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip setuptools wheel
 	$(PY) -m pip install -e '.[test]'
 	touch $@
 
