@@ -105,7 +105,8 @@ def _ksg_value(x: np.ndarray, y: np.ndarray, k: int, device: torch.device) -> fl
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Parse ``device`` into a torch.device, with a clear error for unknown or absent devices."""
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
@@ -148,7 +149,7 @@ def ksg(
     xa, ya = check_pair(x, y)
     n = xa.shape[0]
     k = _check_k(k, n)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 2:
         raise ValueError(f"blocks must be an integer ≥ 2, got {blocks!r}")
     if not (isinstance(jitter, (int, float)) and 0 <= jitter < 1e-3):
