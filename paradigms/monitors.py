@@ -1,0 +1,247 @@
+"""Training monitors on held-out pairs of embeddings: MI estimates, collapse and cluster structure.
+
+All functions run without gradients and return Python floats (or a dict of them). MI values are in
+nats. The metric names are the training-metrics contract of DESIGN.md §5: ``mi_cosdv``,
+``mi_infonce``, ``mi_jsd``, ``embed_std``, ``effective_rank`` (and ``cluster_separation``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from estimators import bounds
+
+# Collapse rule (see is_collapsed): thresholds relative to the healthy values.
+COLLAPSE_STD_FRACTION = 0.1
+COLLAPSE_RANK_MAX = 2.5
+RANKME_EPS = 1e-7
+
+
+def _check_embeddings(z: object, name: str, min_rows: int = 2) -> torch.Tensor:
+    """Validate a batch [N, d] of finite embeddings; return it detached in float32/float64."""
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
+    if not z.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
+    if z.ndim != 2 or z.shape[1] < 1:
+        raise ValueError(f"{name} must be a batch of embeddings [N, d], got shape {tuple(z.shape)}")
+    if z.shape[0] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows, got N = {z.shape[0]}")
+    z = z.detach()
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()
+    if not bool(torch.isfinite(z).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite embeddings")
+    return z
+
+
+def _check_pair(z_a: object, z_b: object) -> tuple[torch.Tensor, torch.Tensor]:
+    a = _check_embeddings(z_a, "z_a")
+    b = _check_embeddings(z_b, "z_b")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"z_a and z_b must have equal shapes [N, d], got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    return a, b
+
+
+def _offset_jsd(scores: torch.Tensor) -> float:
+    """max_b [log 4 + jsd(S − b)] over a scalar offset b, computed in float64.
+
+    g(b) = log 4 + jsd(S − b) is concave in b (jsd is a sum of −softplus of affine functions of b),
+    with g'(b) = mean_{i≠j} σ(S_ij − b) − mean_i σ(b − S_ii), strictly decreasing; its root lies
+    in [min S − 40, max S + 40] (outside, one of the two means is below e^{-40}), found by
+    bisection to float64 resolution.
+    """
+    s = scores.double()
+    n = s.shape[0]
+    diag = torch.diagonal(s)
+    off = s[~torch.eye(n, dtype=torch.bool, device=s.device)]
+
+    def slope(b: float) -> float:
+        return float(torch.sigmoid(off - b).mean() - torch.sigmoid(b - diag).mean())
+
+    lo, hi = float(s.min()) - 40.0, float(s.max()) + 40.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if slope(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    b = 0.5 * (lo + hi)
+    return math.log(4.0) + float(bounds.jsd(s - b))
+
+
+@torch.no_grad()
+def mi_estimates(
+    z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1
+) -> dict[str, float]:
+    """Three MI estimates (nats) with the same fixed critic S_ij = cos(z_a^i, z_b^j)/τ.
+
+    - ``mi_cosdv``: :func:`estimators.bounds.cos_dv`, the DV bound
+      mean_i S_ii − log mean_{i≠j} e^{S_ij}; at most 2/τ.
+    - ``mi_infonce``: :func:`estimators.bounds.infonce` of S; at most log N.
+    - ``mi_jsd``: max_b [log 4 + jsd(S − b)], with jsd the Hjelm et al. objective
+      E_joint[−softplus(−T)] − E_marg[softplus(T)] and T = S − b. For every critic T,
+      log 4 + jsd(T) ≤ 2·JS(p_joint ‖ p_a p_b) (the f-divergence variational bound with
+      f(u) = u log u − (u+1) log((u+1)/2), whose divergence is 2·JS; Nowozin et al. 2016), and
+      2·JS ≤ log 4. So ``mi_jsd`` is a lower bound on 2·JS in nats (so at most log 4; below
+      0 for an uninformative non-constant critic, as DV), not on I itself; it is the JSD
+      analogue of the other two. Unlike DV and InfoNCE, jsd changes when a constant is added
+      to the critic, so the one offset b that maximizes it is fitted on the same batch (a
+      single concave parameter fitted on N(N−1) marginal and N joint scores, so its in-sample
+      optimism is small next to the estimate's sampling error); this keeps the critic's shape
+      fixed and makes a constant encoder read exactly 0.
+
+    A constant encoder gives 0 for all three.
+    """
+    a, b = _check_pair(z_a, z_b)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a real number, got {type(temperature).__name__}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    s = bounds.cosine_scores(a, b, temperature)
+    return {
+        "mi_cosdv": float(bounds.dv(s)),
+        "mi_infonce": float(bounds.infonce(s)),
+        "mi_jsd": _offset_jsd(s),
+    }
+
+
+@torch.no_grad()
+def embed_std(z: torch.Tensor) -> float:
+    """Std over the batch of the l2-normalized embeddings, averaged over dimensions.
+
+    (1/d) Σ_k std_i(u_ik) with u_i = z_i / ‖z_i‖ (unbiased std). Healthy isotropic embeddings give
+    ≈ 1/√d (a uniform unit vector has Var(u_k) = 1/d); a collapsed encoder gives → 0 (the
+    SimSiam collapse diagnostic, Chen & He 2021 §4.1).
+    """
+    u = F.normalize(_check_embeddings(z, "z"), dim=1)
+    return float(u.std(dim=0).mean())
+
+
+@torch.no_grad()
+def effective_rank(z: torch.Tensor) -> float:
+    """RankMe (Garrido et al. 2023, Eq. 1): exp(−Σ_k p_k log p_k), p_k = σ_k / ‖σ‖₁ + ε.
+
+    σ are the singular values of the (uncentred) embedding matrix [N, d], ε = 1e-7 as in the paper.
+    Between ≈ 1 (all embeddings on one line) and min(N, d); exactly r for r equal non-zero singular
+    values (up to the ε terms, (min(N, d) − r)·ε·log(1/ε) ≈ 1.6e-6 per zero singular value).
+    An all-zero matrix returns 1.0 (one direction at most).
+    """
+    x = _check_embeddings(z, "z", min_rows=1).double()
+    sv = torch.linalg.svdvals(x)
+    total = sv.sum()
+    if float(total) == 0.0:
+        return 1.0
+    p = sv / total + RANKME_EPS
+    return float(torch.exp(-(p * torch.log(p)).sum()))
+
+
+@torch.no_grad()
+def cluster_separation(z: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean silhouette coefficient (Rousseeuw 1987) with the cosine distance 1 − cos(z_i, z_j).
+
+    For sample i in class c: a_i = mean distance to the other members of c, b_i = the smallest
+    mean distance to the members of another class, s_i = (b_i − a_i)/max(a_i, b_i) (0 when the
+    class has one member or a_i = b_i = 0), and the result is mean_i s_i ∈ [−1, 1]: ≈ 1 for tight,
+    well-separated classes, ≈ 0 for no class structure (or a collapsed encoder), < 0 when samples
+    sit closer to another class. Same convention as ``sklearn.metrics.silhouette_score(metric=
+    "cosine")``. Needs 2 ≤ #classes ≤ N − 1; memory O(N²).
+    """
+    x = _check_embeddings(z, "z").double()
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
+    if labels.ndim != 1 or labels.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"labels must be a vector [N] with N = {x.shape[0]} (one per embedding), "
+            f"got shape {tuple(labels.shape)}"
+        )
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be an integer tensor, got dtype {labels.dtype}")
+    _, codes = torch.unique(labels.to(x.device), return_inverse=True)
+    k = int(codes.max()) + 1
+    n = x.shape[0]
+    if not (2 <= k <= n - 1):
+        raise ValueError(
+            f"silhouette needs 2 <= number of classes <= N - 1, got {k} classes, N = {n}"
+        )
+    u = F.normalize(x, dim=1)
+    dist = (1.0 - u @ u.T).clamp_min(0.0)
+    dist.fill_diagonal_(0.0)
+    onehot = F.one_hot(codes, k).double()
+    counts = onehot.sum(dim=0)
+    sums = dist @ onehot  # [N, k]: summed distance from i to each class
+    own = onehot.bool()
+    own_count = counts[codes] - 1.0
+    a = sums[own] / own_count.clamp_min(1.0)
+    means_other = (sums / counts).masked_fill(own, math.inf)
+    b = means_other.min(dim=1).values
+    denom = torch.maximum(a, b)
+    s = torch.where(denom > 0, (b - a) / torch.where(denom > 0, denom, 1.0), 0.0)
+    s = torch.where(own_count > 0, s, 0.0)
+    return float(s.mean())
+
+
+def is_collapsed(embed_std: float, effective_rank: float, dim: int) -> bool:
+    """Collapse rule: embed_std < 0.1/√dim, or effective_rank < min(2.5, dim − 0.5).
+
+    - Complete collapse (all embeddings at one point) sends ``embed_std`` → 0 while healthy
+      isotropic embeddings sit at ≈ 1/√dim. A threshold one tenth of that leaves room for
+      legitimate structure: a clean two-cluster encoder with clusters 30° apart has
+      embed_std ≈ 0.2/√dim in a generic basis, so a larger fraction would misflag it.
+    - Dimensional collapse onto one line (e.g. z_i = c_i·v with mixed signs, where the std is
+      not small) or onto two directions gives RankMe ≤ 2 (+≈1e-6 per extra dimension);
+      isotropic embeddings of rank r ≥ 3 give RankMe ≈ r (≥ 2.9 for N ≥ 100), so 2.5 separates
+      them. When dim ≤ 2 the threshold drops to dim − 0.5, so full-rank embeddings in
+      1 or 2 dimensions are not flagged for their dimension alone.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"dim must be a positive integer (the embedding dimension), got {dim!r}")
+    for name, value in (("embed_std", embed_std), ("effective_rank", effective_rank)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return bool(
+        embed_std < COLLAPSE_STD_FRACTION / math.sqrt(dim)
+        or effective_rank < min(COLLAPSE_RANK_MAX, dim - 0.5)
+    )
+
+
+@torch.no_grad()
+def collect_metrics(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    temperature: float = 0.1,
+) -> dict[str, float]:
+    """All monitors on one held-out batch of pairs.
+
+    Keys: ``mi_cosdv``, ``mi_infonce``, ``mi_jsd`` (see :func:`mi_estimates`), ``embed_std`` and
+    ``effective_rank`` (of view A's embeddings ``z_a``), plus ``cluster_separation`` (silhouette of
+    ``z_a``) when ``labels`` are given.
+    """
+    metrics = mi_estimates(z_a, z_b, temperature)
+    metrics["embed_std"] = embed_std(z_a)
+    metrics["effective_rank"] = effective_rank(z_a)
+    if labels is not None:
+        metrics["cluster_separation"] = cluster_separation(z_a, labels)
+    return metrics
+
+
+__all__ = [
+    "cluster_separation",
+    "collect_metrics",
+    "effective_rank",
+    "embed_std",
+    "is_collapsed",
+    "mi_estimates",
+]

@@ -1,0 +1,242 @@
+"""Downstream probes of frozen features: linear probe, weighted kNN, and an online linear probe.
+
+Accuracies are fractions in [0, 1]. Offline probes accept numpy arrays or torch tensors
+(features [n, d], integer labels [n]) and never back-propagate into the features.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _as_features(x: object, name: str, device: torch.device) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
+    if x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(
+            f"{name} must be a feature matrix [n >= 1, d >= 1], got shape {tuple(x.shape)}"
+        )
+    x = x.detach().to(device=device, dtype=torch.float64)
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite features")
+    return x
+
+
+def _as_labels(y: object, name: str, n: int, device: torch.device) -> torch.Tensor:
+    if isinstance(y, np.ndarray):
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+        y = torch.from_numpy(np.ascontiguousarray(y))
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(y).__name__}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(
+            f"{name} must be a vector of {n} labels (one per row), got shape {tuple(y.shape)}"
+        )
+    return y.to(device=device, dtype=torch.long)
+
+
+def _prepare(
+    train_x: object, train_y: object, test_x: object, test_y: object, device: str | torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Validate both splits; recode labels to 0..C−1 over the union of the two label sets."""
+    dev = torch.device(device)
+    xtr = _as_features(train_x, "train_x", dev)
+    xte = _as_features(test_x, "test_x", dev)
+    if xtr.shape[1] != xte.shape[1]:
+        raise ValueError(
+            "train_x and test_x must have the same feature dimension, "
+            f"got {xtr.shape[1]} and {xte.shape[1]}"
+        )
+    ytr = _as_labels(train_y, "train_y", xtr.shape[0], dev)
+    yte = _as_labels(test_y, "test_y", xte.shape[0], dev)
+    classes, codes = torch.unique(torch.cat([ytr, yte]), return_inverse=True)
+    return xtr, codes[: ytr.shape[0]], xte, codes[ytr.shape[0] :], int(classes.numel())
+
+
+def linear_probe_accuracy(
+    train_x: object,
+    train_y: object,
+    test_x: object,
+    test_y: object,
+    *,
+    seed: int = 0,
+    max_iter: int = 200,
+    weight_decay: float = 1e-4,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Test accuracy of multinomial logistic regression on standardized frozen features.
+
+    Features are standardized with the training mean and std (std floored at 1e-8), then
+    W, b minimize mean_i CE(W x_i + b, y_i) + ½ λ ‖W‖²_F (λ = ``weight_decay``) by full-batch
+    L-BFGS with strong-Wolfe line search from W = 0, b = 0, in float64. The problem is strictly
+    convex, so the result is deterministic; ``seed`` is accepted for a uniform probe interface
+    and does not change it. Test labels unseen in training count as errors.
+    """
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not (
+        isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay) and weight_decay >= 0
+    ):
+        raise ValueError(f"weight_decay must be a non-negative finite number, got {weight_decay!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    xtr, ytr, xte, yte, n_classes = _prepare(train_x, train_y, test_x, test_y, device)
+    mean = xtr.mean(dim=0)
+    std = xtr.std(dim=0, unbiased=False).clamp_min(1e-8)
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    weight = torch.zeros(
+        xtr.shape[1], n_classes, dtype=xtr.dtype, device=xtr.device, requires_grad=True
+    )
+    bias = torch.zeros(n_classes, dtype=xtr.dtype, device=xtr.device, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=20,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-10,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(xtr @ weight + bias, ytr) + 0.5 * weight_decay * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    with torch.no_grad():
+        pred = (xte @ weight + bias).argmax(dim=1)
+    return float((pred == yte).double().mean())
+
+
+@torch.no_grad()
+def knn_accuracy(
+    train_x: object,
+    train_y: object,
+    test_x: object,
+    test_y: object,
+    k: int = 20,
+    temperature: float = 0.07,
+    *,
+    device: str | torch.device = "cpu",
+    chunk_size: int = 1024,
+) -> float:
+    """Weighted k-nearest-neighbour accuracy on cosine similarity (Wu et al. 2018, InstDisc §3.4).
+
+    For a test feature x with its k most cosine-similar training features x_j (similarities s_j),
+    class c scores Σ_{j: y_j = c} exp(s_j / τ) and the prediction is the best-scoring class.
+    Defaults k = 20, τ = 0.07 as in InstDisc and solo-learn's kNN monitor. k is capped at the
+    number of training samples. Test rows are processed in chunks of ``chunk_size``.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not (
+        isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
+    ):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    xtr, ytr, xte, yte, n_classes = _prepare(train_x, train_y, test_x, test_y, device)
+    xtr = F.normalize(xtr.float(), dim=1)
+    xte = F.normalize(xte.float(), dim=1)
+    k = min(k, xtr.shape[0])
+    correct = 0
+    for start in range(0, xte.shape[0], chunk_size):
+        sims, idx = (xte[start : start + chunk_size] @ xtr.T).topk(k, dim=1)
+        # Shift by the row maximum (≤ 1) before exp: same argmax, no overflow for small τ.
+        weights = torch.exp((sims - sims[:, :1]) / temperature)
+        votes = torch.zeros(sims.shape[0], n_classes, device=xte.device)
+        votes.scatter_add_(1, ytr[idx], weights)
+        correct += int((votes.argmax(dim=1) == yte[start : start + chunk_size]).sum())
+    return correct / xte.shape[0]
+
+
+class OnlineLinearProbe(nn.Module):
+    """A linear classifier trained on detached features alongside SSL training.
+
+    Features pass through an affine-free batch norm (running statistics at eval time) and a linear
+    layer; the probe owns its optimizer (Adam, ``lr``), so it never touches the encoder's gradients
+    or optimizer state. Call :meth:`update` once per training step with the batch's features and
+    labels, and :meth:`accuracy` on held-out features for evaluation.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, lr: float = 1e-3) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2 for a classifier, got {num_classes}")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+        self.in_features = in_features
+        self.num_classes = num_classes
+        self.norm = nn.BatchNorm1d(in_features, affine=False)
+        self.linear = nn.Linear(in_features, num_classes)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+
+    def _check(self, features: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if not isinstance(features, torch.Tensor) or not features.is_floating_point():
+            raise TypeError("features must be a floating-point torch tensor [N, in_features]")
+        if features.ndim != 2 or features.shape[1] != self.in_features:
+            raise ValueError(
+                f"features must be [N, {self.in_features}], got shape {tuple(features.shape)}"
+            )
+        if labels is not None:
+            if (
+                not isinstance(labels, torch.Tensor)
+                or labels.is_floating_point()
+                or labels.dtype == torch.bool
+            ):
+                raise TypeError("labels must be an integer torch tensor [N]")
+            if labels.shape != (features.shape[0],):
+                raise ValueError(
+                    f"labels must be [N] = [{features.shape[0]}], got shape {tuple(labels.shape)}"
+                )
+        return features.detach().float()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_classes] of the detached features."""
+        return self.linear(self.norm(self._check(features)))
+
+    def update(self, features: torch.Tensor, labels: torch.Tensor) -> float:
+        """One Adam step on the cross-entropy of a training batch; returns the loss (nats)."""
+        x = self._check(features, labels)
+        if x.shape[0] < 2:
+            raise ValueError("update needs a batch of at least 2 samples (batch-norm statistics)")
+        self.train()
+        with torch.enable_grad():
+            loss = F.cross_entropy(self.linear(self.norm(x)), labels.to(x.device))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def accuracy(self, features: torch.Tensor, labels: torch.Tensor) -> float:
+        """Fraction of correct predictions in eval mode (running batch-norm statistics)."""
+        x = self._check(features, labels)
+        was_training = self.training
+        self.eval()
+        pred = self.linear(self.norm(x)).argmax(dim=1)
+        self.train(was_training)
+        return float((pred == labels.to(x.device)).float().mean())
+
+
+__all__ = ["OnlineLinearProbe", "knn_accuracy", "linear_probe_accuracy"]
