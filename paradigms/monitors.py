@@ -52,28 +52,33 @@ def _offset_jsd(scores: torch.Tensor) -> float:
     """max_b [log 4 + jsd(S − b)] over a scalar offset b, computed in float64.
 
     g(b) = log 4 + jsd(S − b) is concave in b (jsd is a sum of −softplus of affine functions of b),
-    with g'(b) = mean_{i≠j} σ(S_ij − b) − mean_i σ(b − S_ii), strictly decreasing; its root lies
-    in [min S − 40, max S + 40] (outside, one of the two means is below e^{-40}), found by
-    bisection to float64 resolution.
+    with g'(b) = mean_{i≠j} σ(S_ij − b) − mean_i σ(b − S_ii) strictly decreasing, g'(min S) ≥ 0
+    and g'(max S) ≤ 0. The root is found by Newton's method (g'' = −mean σ'(S_ij − b) −
+    mean σ'(b − S_ii)) kept inside that shrinking bracket (bisection when a step leaves it).
     """
     s = scores.double()
     n = s.shape[0]
     diag = torch.diagonal(s)
     off = s[~torch.eye(n, dtype=torch.bool, device=s.device)]
-
-    def slope(b: float) -> float:
-        return float(torch.sigmoid(off - b).mean() - torch.sigmoid(b - diag).mean())
-
-    lo, hi = float(s.min()) - 40.0, float(s.max()) + 40.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if slope(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
+    lo, hi = float(s.min()), float(s.max())
     b = 0.5 * (lo + hi)
+    for _ in range(100):
+        p_off = torch.sigmoid(off - b)
+        p_diag = torch.sigmoid(b - diag)
+        slope = float(p_off.mean() - p_diag.mean())
+        curvature = float((p_off * (1 - p_off)).mean() + (p_diag * (1 - p_diag)).mean())
+        if slope > 0:
+            lo = b
+        else:
+            hi = b
+        step = slope / curvature if curvature > 0 else math.inf
+        new = b + step
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - b) <= 1e-12 * (1.0 + abs(b)):
+            b = new
+            break
+        b = new
     return math.log(4.0) + float(bounds.jsd(s - b))
 
 
