@@ -21,11 +21,17 @@ less" is exact: the k-th neighbour itself and any point tied with it are never c
 
 Confidence interval. The per-sample terms share neighbourhoods, so their naive standard error is
 not the standard error of Î. We use subsampling: a seeded permutation splits the sample into B
-disjoint blocks of m = n // B points, the estimator is recomputed on every block, and because
-Var(Î_n) ≈ (m / n) Var(Î_m) for a √n-consistent estimator, SE(Î_n) = sd(Î_1..Î_B) · √(m / n).
-The 95 % interval is Î ± t_{B−1, 0.975} · SE. It covers the *expectation* of Î at this n; the
-finite-sample bias of KSG (large in high dimensions or at high MI) is not sampling variability and
-is not in the interval. Coverage is checked by simulation in ``tests/test_knn.py``.
+disjoint blocks of m = n // B points and the estimator is recomputed on every block; this is
+repeated for R independent partitions. For a √n-consistent estimator Var(Î_n) ≈ (m / n) Var(Î_m),
+so SE² = (m / n) · mean over partitions of the sample variance of the B block estimates, and the
+95 % interval is Î ± t_{R(B−1), 0.975} · SE. Defaults B = 2 (halves), R = 5: at I = 0 the KSG
+variance shrinks more slowly than 1/n, so small blocks (B = 10) understate the SE by ≈ 13 %, while
+halves are within ≈ 5 % (150 seeds of 1-D Gaussians at n = 1000, I = 0 and 0.22 nats: coverage of
+E[Î] 0.95–0.97). In 3 + 3 dimensions (I = 0.43) halves still understate the SE by ≈ 7 % (coverage
+0.91; B = 10 gives 0.87); see ``tests/test_knn.py``. The halves cost 2.5× the point estimate
+in the brute-force path. The interval covers the *expectation* of Î at this n; the finite-sample
+bias of KSG (large in high dimensions or at high MI) is not sampling variability and is not in
+the interval.
 """
 
 from __future__ import annotations
@@ -126,7 +132,8 @@ def ksg(
     seed: int = 0,
     device: str | torch.device = "cpu",
     jitter: float = 1e-10,
-    blocks: int = 10,
+    blocks: int = 2,
+    repeats: int = 5,
 ) -> MIResult:
     """KSG estimator 1 of I(X; Y) in nats, with a subsampling 95 % confidence interval.
 
@@ -139,7 +146,8 @@ def ksg(
         device: "cpu" (k-d tree for joint dimension ≤ 6, blocked torch otherwise) or a CUDA
             device (blocked torch on the GPU).
         jitter: standard deviation of the tie-breaking noise, relative to each column's scale.
-        blocks: number B ≥ 2 of disjoint blocks for the subsampling standard error.
+        blocks: number B ≥ 2 of disjoint blocks per partition for the subsampling SE.
+        repeats: number R ≥ 1 of random partitions into blocks.
 
     Returns:
         ``MIResult`` with ``method="ksg"``; the point estimate is not clipped at 0 (clipping would
@@ -152,6 +160,8 @@ def ksg(
     dev = resolve_device(device)
     if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 2:
         raise ValueError(f"blocks must be an integer ≥ 2, got {blocks!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     if not (isinstance(jitter, (int, float)) and 0 <= jitter < 1e-3):
         raise ValueError(f"jitter must be a number in [0, 1e-3) (relative scale), got {jitter!r}")
     block_size = n // blocks
@@ -167,16 +177,18 @@ def ksg(
     xs, ys = z[:, : xa.shape[1]], z[:, xa.shape[1] :]
 
     mi = _ksg_value(xs, ys, k, dev)
-    order = rng.permutation(n)[: block_size * blocks].reshape(blocks, block_size)
-    block_mi = np.array([_ksg_value(xs[idx], ys[idx], k, dev) for idx in order])
-    se = float(np.std(block_mi, ddof=1) * math.sqrt(block_size / n))
-    half = float(student_t.ppf(0.975, blocks - 1)) * se
+    block_mi = np.empty((repeats, blocks))
+    for r in range(repeats):
+        order = rng.permutation(n)[: block_size * blocks].reshape(blocks, block_size)
+        block_mi[r] = [_ksg_value(xs[idx], ys[idx], k, dev) for idx in order]
+    se = float(math.sqrt(np.mean(np.var(block_mi, axis=1, ddof=1)) * block_size / n))
+    half = float(student_t.ppf(0.975, repeats * (blocks - 1))) * se
     return MIResult(
         mi=mi,
         ci=(mi - half, mi + half),
         method="ksg",
         n=n,
         seconds=time.perf_counter() - start_time,
-        diagnostics={"k": k, "se": se, "blocks": blocks, "block_size": block_size,
-                     "block_mi": block_mi.tolist()},
+        diagnostics={"k": k, "se": se, "blocks": blocks, "repeats": repeats,
+                     "block_size": block_size, "block_mi": block_mi.tolist()},
     )
