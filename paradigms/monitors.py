@@ -204,7 +204,9 @@ def is_collapsed(embed_std: float, effective_rank: float, dim: int) -> bool:
       not small) or onto two directions gives RankMe ≤ 2 (+≈1e-6 per extra dimension);
       isotropic embeddings of rank r ≥ 3 give RankMe ≈ r (≥ 2.9 for N ≥ 100), so 2.5 separates
       them. When dim ≤ 2 the threshold drops to dim − 0.5, so full-rank embeddings in
-      1 or 2 dimensions are not flagged for their dimension alone.
+      1 or 2 dimensions are not flagged for their dimension alone. (Data with only two classes
+      can be encoded on two directions without losing class information; the rank rule flags
+      that too, so read ``effective_rank`` and the probe accuracy alongside.)
     """
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be a positive integer (the embedding dimension), got {dim!r}")

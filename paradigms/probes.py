@@ -50,10 +50,18 @@ def _as_labels(y: object, name: str, n: int, device: torch.device) -> torch.Tens
 
 
 def _prepare(
-    train_x: object, train_y: object, test_x: object, test_y: object, device: str | torch.device
+    train_x: object,
+    train_y: object,
+    test_x: object,
+    test_y: object,
+    device: str | torch.device | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Validate both splits; recode labels to 0..C−1 over the union of the two label sets."""
-    dev = torch.device(device)
+    """Validate both splits and move them to ``device`` (None: where ``train_x`` is, CPU for
+    numpy); recode labels to 0..C−1 over the union of the two label sets."""
+    if device is None:
+        dev = train_x.device if isinstance(train_x, torch.Tensor) else torch.device("cpu")
+    else:
+        dev = torch.device(device)
     xtr = _as_features(train_x, "train_x", dev)
     xte = _as_features(test_x, "test_x", dev)
     if xtr.shape[1] != xte.shape[1]:
@@ -76,7 +84,7 @@ def linear_probe_accuracy(
     seed: int = 0,
     max_iter: int = 200,
     weight_decay: float = 1e-4,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> float:
     """Test accuracy of multinomial logistic regression on standardized frozen features.
 
@@ -84,7 +92,8 @@ def linear_probe_accuracy(
     W, b minimize mean_i CE(W x_i + b, y_i) + ½ λ ‖W‖²_F (λ = ``weight_decay``) by full-batch
     L-BFGS with strong-Wolfe line search from W = 0, b = 0, in float64. The problem is strictly
     convex, so the result is deterministic; ``seed`` is accepted for a uniform probe interface
-    and does not change it. Test labels unseen in training count as errors.
+    and does not change it. Test labels unseen in training count as errors. ``device`` None
+    computes where ``train_x`` lives.
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
@@ -134,7 +143,7 @@ def knn_accuracy(
     k: int = 20,
     temperature: float = 0.07,
     *,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     chunk_size: int = 1024,
 ) -> float:
     """Weighted k-nearest-neighbour accuracy on cosine similarity (Wu et al. 2018, InstDisc §3.4).
@@ -142,7 +151,8 @@ def knn_accuracy(
     For a test feature x with its k most cosine-similar training features x_j (similarities s_j),
     class c scores Σ_{j: y_j = c} exp(s_j / τ) and the prediction is the best-scoring class.
     Defaults k = 20, τ = 0.07 as in InstDisc and solo-learn's kNN monitor. k is capped at the
-    number of training samples. Test rows are processed in chunks of ``chunk_size``.
+    number of training samples. Test rows are processed in chunks of ``chunk_size``, on
+    ``device`` (None: where ``train_x`` lives).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
