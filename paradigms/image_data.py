@@ -483,3 +483,74 @@ def _fake_shape(image_size: object) -> tuple[int, int, int]:
     ):
         raise ValueError(f"image_size must be (C in {{1, 3}}, H ≥ 2, W ≥ 2), got {image_size!r}")
     return shape  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- training adapter
+
+
+@dataclass(frozen=True)
+class ImageViewAugmentation:
+    """``augment(x, generator)`` for :class:`paradigms.data.SSLData`: one batched random view."""
+
+    config: object  # paradigms.image_augment.AugmentConfig (kept untyped: lazy import)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        from paradigms.image_augment import augment
+
+        return augment(x, self.config, generator)  # type: ignore[arg-type]
+
+
+def load_ssl_data(
+    name: str,
+    *,
+    seed: int = 0,
+    root: str | os.PathLike | None = None,
+    recipe: str = "simclr",
+    crop_size: int | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    image_size: int | None = None,
+    blur: bool | None = None,
+) -> object:
+    """An image data set as ``paradigms.data.SSLData`` (the training loop's data type).
+
+    Images are float32 in [0, 1], [N, C, H, W]; ``augment`` is the first view of the named
+    augmentation recipe (:func:`paradigms.image_augment.augmentation_recipe`; ``SSLData`` draws both
+    views from one configuration) with output ``crop_size`` (default: the image size).
+    ``n_train`` / ``n_test`` keep a seeded random subset. Image folders are read into memory at
+    ``image_size`` (default 64): meant for small folders; big ones need a ``DataLoader`` over
+    :class:`ImageFolderDataset`.
+    """
+    from paradigms.data import SSLData
+    from paradigms.image_augment import augmentation_recipe, to_float
+
+    parts = []
+    for split, limit in (("train", n_train), ("test", n_test)):
+        ds = load_image_dataset(
+            name,
+            root,
+            split,
+            seed=seed,
+            image_size=image_size if image_size is not None or ":" not in name else 64,
+        )
+        if isinstance(ds, ImageFolderDataset):
+            ds = ds.to_tensors(name)
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"n_{split} must be a positive integer, got {limit!r}")
+            gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
+            keep = torch.randperm(len(ds), generator=gen)[: min(limit, len(ds))]
+            ds = ImageTensors(ds.images[keep], ds.labels[keep], ds.num_classes, ds.name)
+        parts.append(ds)
+    train, test = parts
+    size = crop_size if crop_size is not None else int(train.images.shape[-1])
+    view, _ = augmentation_recipe(recipe, size, blur=blur)
+    return SSLData(
+        name=name,
+        train_x=to_float(train.images),
+        train_y=train.labels,
+        test_x=to_float(test.images),
+        test_y=test.labels,
+        num_classes=train.num_classes,
+        augment=ImageViewAugmentation(view),
+    )

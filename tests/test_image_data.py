@@ -167,3 +167,16 @@ def test_wrong_image_shapes_are_rejected():
         D.ImageTensors(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.zeros(3).long(), 2, "x")
     with pytest.raises(TypeError, match="uint8"):
         D.check_image_batch(torch.zeros(2, 3, 4, 4, dtype=torch.int32))
+
+
+def test_load_ssl_data_adapter_gives_float_images_and_batched_views():
+    pytest.importorskip("paradigms.data")
+    data = D.load_ssl_data("digits", seed=0, n_train=100, n_test=30, crop_size=6)
+    assert data.train_x.shape == (100, 1, 8, 8) and data.test_x.shape == (30, 1, 8, 8)
+    assert data.train_x.dtype == torch.float32
+    assert 0 <= data.train_x.min() <= data.train_x.max() <= 1
+    assert data.num_classes == 10
+    a, b = data.views(data.train_x[:16], torch.Generator().manual_seed(0))
+    assert a.shape == b.shape == (16, 1, 6, 6) and not torch.equal(a, b)
+    with pytest.raises(ValueError, match="n_train"):
+        D.load_ssl_data("digits", n_train=0)
