@@ -239,9 +239,12 @@ def taylor_dv_loss(z_a: torch.Tensor, z_b: torch.Tensor, scale: float = 1.0) -> 
 
     −:func:`mitheory.surrogates.taylor_dv_surrogate` on batch-standardized embeddings with the
     bilinear critic T = s·Σ_k a_k b_k (DESIGN.md §3, "From Taylor-DV to Barlow Twins"); the same
-    formula the surrogate-error report analyses. Default s = 1.0, the surrogate's default, at which
-    perfectly aligned decorrelated views (C^aa = C^bb = C^ab = I) are the optimum: with
-    Q = Σ C^aa C^bb ≥ d, the best scale for given correlations is s* = tr(C^ab)/Q ≤ 1. In nats.
+    formula the surrogate-error report analyses. Default s = 1.0, the surrogate's default. At
+    s = 1 the objective is at most d/2 on every batch: writing C^ab = A^{1/2} R B^{1/2} with
+    A = C^aa, B = C^bb and ‖R‖₂ ≤ 1 (the joint correlation matrix is PSD), tr(C^ab) ≤ Σ_i σ_i
+    and Σ_kl A_kl B_kl = tr(AB) = Σ_i σ_i² over the singular values σ_i of A^{1/2} B^{1/2}, so
+    the objective is ≤ Σ_i (σ_i − ½ σ_i²) ≤ d/2, reached by aligned decorrelated views
+    (C^aa = C^bb = C^ab = I). In nats.
     """
     _check_pair(z_a, z_b)
     return -taylor_dv_surrogate(

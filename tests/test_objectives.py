@@ -175,6 +175,20 @@ def test_taylor_dv_loss_is_the_surrogate():
     assert O.taylor_dv_loss(z_a, z_b, 0.3).item() == taylor_dv_surrogate(z_a, z_b, 0.3).neg().item()
 
 
+def test_taylor_dv_objective_at_most_half_the_dimension():
+    """At s = 1 the batch objective is ≤ d/2 for any pair of batches (see the docstring's
+    singular-value argument); random linear mixings of shared and private parts stay below it."""
+    d = 6
+    g = torch.Generator().manual_seed(9)
+    for _ in range(20):
+        shared = torch.randn(64, d, generator=g, dtype=torch.float64)
+        mix_a, mix_b = (torch.randn(d, d, generator=g, dtype=torch.float64) for _ in range(2))
+        z_a = shared @ mix_a + 0.3 * torch.randn(64, d, generator=g, dtype=torch.float64)
+        z_b = shared @ mix_b + 0.3 * torch.randn(64, d, generator=g, dtype=torch.float64)
+        assert -O.taylor_dv_loss(z_a, z_b).item() <= d / 2 + 1e-12
+        assert -O.taylor_dv_loss(z_a, z_a).item() <= d / 2 + 1e-12
+
+
 @pytest.mark.parametrize("loss", PAIR_LOSSES, ids=lambda f: f.__name__)
 def test_gradients_match_finite_differences(loss):
     z_a, z_b = _pair(n=6, d=3, seed=7)
