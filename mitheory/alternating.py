@@ -162,30 +162,43 @@ def alternating_ascent(
     return Trajectory(dv=dv, steps=[s.step for s in history]), history
 
 
-def simultaneous_ascent(
+SCHEDULES = ("simultaneous", "alternating")
+
+
+def fixed_step_ascent(
     views: GaussianViews,
     enc_a: np.ndarray,
     enc_b: np.ndarray,
     rounds: int,
     step: float,
+    schedule: str = "simultaneous",
 ) -> Trajectory:
-    """``rounds`` joint gradient steps (A, B) ← (A, B) + η (∇_A L, ∇_B L) with a fixed step η.
+    """``rounds`` gradient-ascent rounds with one fixed step η and no safeguard.
 
-    Stops early with ``diverged=True`` when an update reaches ρ(K) ≥ 1, where the marginal term is
-    infinite (DV = −∞).
+    "simultaneous": (A, B) ← (A, B) + η (∇_A L, ∇_B L), both gradients at the same point (one DV
+    value per round). "alternating": A ← A + η∇_A L, then B ← B + η∇_B L at the new A (two values
+    per round). Stops early with ``diverged=True`` when an update reaches ρ(K) ≥ 1, where the
+    marginal term is infinite (DV = −∞).
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
     if not (isinstance(step, float | int) and step > 0 and np.isfinite(step)):
         raise ValueError(f"step must be a positive finite number, got {step!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     dv = [linear_encoders_dv(views, enc_a, enc_b)]
+    blocks = ("ab",) if schedule == "simultaneous" else ("a", "b")
     for _ in range(rounds):
-        grad_a, grad_b = linear_encoders_dv_grad(views, enc_a, enc_b)
-        enc_a, enc_b = enc_a + step * grad_a, enc_b + step * grad_b
-        if coupling_radius(views, enc_a, enc_b) >= 1.0:
-            return Trajectory(dv=dv, steps=[step] * (len(dv) - 1), diverged=True)
-        dv.append(linear_encoders_dv(views, enc_a, enc_b))
-    return Trajectory(dv=dv, steps=[step] * rounds)
+        for block in blocks:
+            grad_a, grad_b = linear_encoders_dv_grad(views, enc_a, enc_b)
+            if "a" in block:
+                enc_a = enc_a + step * grad_a
+            if "b" in block:
+                enc_b = enc_b + step * grad_b
+            if coupling_radius(views, enc_a, enc_b) >= 1.0:
+                return Trajectory(dv=dv, steps=[step] * (len(dv) - 1), diverged=True)
+            dv.append(linear_encoders_dv(views, enc_a, enc_b))
+    return Trajectory(dv=dv, steps=[step] * (len(dv) - 1))
 
 
 # --------------------------------------------------------------------------- T7: collapse
@@ -236,13 +249,15 @@ def normalized_embedding_std(z: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class CollapseConfig:
-    """Gradient ascent on the cosine joint term alone for a shared affine encoder z = A x + c."""
+    """Gradient ascent for a shared affine encoder z = A x + c on the cosine joint term alone, or
+    (``with_marginal=True``, the contrast) on the full batch DV with the cosine critic."""
 
     dim_out: int = 8
     steps: int = 300
     lr: float = 0.05
     tau: float = 0.1
     batch: int = 256
+    with_marginal: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,7 +277,8 @@ def joint_term_only_ascent(
 
     Both views must have the same dimension (one shared encoder). The optimum 1/τ is reached only
     by aligning all pairs, which an encoder can do only by discarding the input: it collapses
-    (embedding std → 0) and the DV of the cosine critic → 0.
+    (embedding std → 0) and the DV of the cosine critic → 0. With ``config.with_marginal`` the
+    objective is the full cosine DV instead, whose marginal term penalizes the collapse.
     """
     if views.dim_a != views.dim_b:
         raise ValueError(
@@ -284,8 +300,9 @@ def joint_term_only_ascent(
         x = x @ chol.T
         z_a, z_b = x[:, :d] @ weight.T + bias, x[:, d:] @ weight.T + bias
         j = cosine_joint_term(z_a, z_b, config.tau)
+        objective = cosine_dv(z_a, z_b, config.tau) if config.with_marginal else j
         opt.zero_grad()
-        (-j).backward()
+        (-objective).backward()
         opt.step()
         with torch.no_grad():
             joint.append(float(j))

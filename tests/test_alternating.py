@@ -11,10 +11,10 @@ from mitheory.alternating import (
     block_step,
     cosine_dv,
     cosine_joint_term,
+    fixed_step_ascent,
     init_encoders,
     joint_term_only_ascent,
     normalized_embedding_std,
-    simultaneous_ascent,
 )
 from mitheory.closed_forms import (
     GaussianViews,
@@ -73,7 +73,7 @@ def test_alternating_trajectory_records_every_block_step(problem):
 
 def test_simultaneous_huge_step_is_reported_as_diverged(problem):
     views, enc_a, enc_b = problem
-    traj = simultaneous_ascent(views, enc_a, enc_b, 10, 1e3)
+    traj = fixed_step_ascent(views, enc_a, enc_b, 10, 1e3)
     assert traj.diverged and len(traj.dv) == 1
 
 
@@ -86,7 +86,7 @@ def test_updates_reject_bad_arguments(problem):
     with pytest.raises(ValueError, match="rounds"):
         alternating_ascent(views, enc_a, enc_b, 0)
     with pytest.raises(ValueError, match="step"):
-        simultaneous_ascent(views, enc_a, enc_b, 3, float("nan"))
+        fixed_step_ascent(views, enc_a, enc_b, 3, float("nan"))
     with pytest.raises(ValueError, match="rho"):
         init_encoders(views, 2, 1.0, seed=0)
     with pytest.raises(ValueError, match="dim_out"):
