@@ -220,8 +220,9 @@ def fourth_cumulant_with_se(x: torch.Tensor, quadruples: torch.Tensor
 # --- Barlow Twins and VICReg as surrogates of the same marginal term ---------------------------
 
 
-def _correlations(z_a: torch.Tensor, z_b: torch.Tensor
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def correlations(z_a: torch.Tensor, z_b: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(C^aa, C^bb, C^ab) of the batch-standardized views (divided by N)."""
     a, b = _check_pair(z_a, z_b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"z_a and z_b must have the same dimension, got {a.shape[1]} and "
@@ -242,14 +243,14 @@ def barlow_twins_loss(z_a: torch.Tensor, z_b: torch.Tensor, lam: float = 1.0,
     (:func:`mitheory.symbolic.taylor_dv_barlow_reduction`)."""
     if not lam >= 0:
         raise ValueError(f"lam must be >= 0, got {lam!r}")
-    _, _, c = _correlations(z_a, z_b)
+    _, _, c = correlations(z_a, z_b)
     return ((target - torch.diagonal(c)) ** 2).sum() + lam * _off_diagonal_sq(c)
 
 
 def marginal_taylor2(z_a: torch.Tensor, z_b: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """Second-order Taylor marginal term ½ s² Σ_kl C^aa_kl C^bb_kl (nats; E_marg T = 0)."""
     s = _check_scale(scale)
-    c_aa, c_bb, _ = _correlations(z_a, z_b)
+    c_aa, c_bb, _ = correlations(z_a, z_b)
     return 0.5 * s**2 * (c_aa * c_bb).sum()
 
 
@@ -260,7 +261,7 @@ def marginal_barlow(z_a: torch.Tensor, z_b: torch.Tensor, scale: float = 1.0) ->
     under C^aa = C^bb = C^ab. Then s·tr C^ab − this = d/2 − (s²/2)·L_BT(target = 1/s, λ = 1).
     """
     s = _check_scale(scale)
-    _, _, c_ab = _correlations(z_a, z_b)
+    _, _, c_ab = correlations(z_a, z_b)
     return 0.5 * s**2 * (c_ab**2).sum()
 
 
@@ -273,12 +274,12 @@ def marginal_vicreg(z_a: torch.Tensor, z_b: torch.Tensor, scale: float = 1.0) ->
     Σ_k mean (a_k − b_k)² = Σ_k (C^aa_kk + C^bb_kk) − 2 tr C^ab carries the joint term s·tr C^ab.
     """
     s = _check_scale(scale)
-    c_aa, c_bb, _ = _correlations(z_a, z_b)
+    c_aa, c_bb, _ = correlations(z_a, z_b)
     return 0.25 * s**2 * ((c_aa**2).sum() + (c_bb**2).sum())
 
 
 def joint_term(z_a: torch.Tensor, z_b: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """E_joint[T] = s·tr C^ab for the critic T = s·Σ_k a_k b_k on standardized features (nats)."""
     s = _check_scale(scale)
-    _, _, c_ab = _correlations(z_a, z_b)
+    _, _, c_ab = correlations(z_a, z_b)
     return s * torch.diagonal(c_ab).sum()
