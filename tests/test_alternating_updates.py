@@ -21,6 +21,7 @@ from mitheory.closed_forms import (
     block_smoothness,
     coupling_radius,
     linear_encoders_dv,
+    linear_encoders_dv_grad,
     random_gaussian_views,
 )
 
@@ -75,6 +76,25 @@ def test_simultaneous_huge_step_is_reported_as_diverged(problem):
     views, enc_a, enc_b = problem
     traj = fixed_step_ascent(views, enc_a, enc_b, 10, 1e3)
     assert traj.diverged and len(traj.dv) == 1
+
+
+def test_fixed_step_schedules_differ_only_in_where_the_gradient_is_taken(problem):
+    views, enc_a, enc_b = problem
+    step = 0.01
+    sim = fixed_step_ascent(views, enc_a, enc_b, 1, step, "simultaneous")
+    alt = fixed_step_ascent(views, enc_a, enc_b, 1, step, "alternating")
+    assert len(sim.dv) == 2 and len(alt.dv) == 3
+    ga, gb = linear_encoders_dv_grad(views, enc_a, enc_b)
+    assert sim.dv[1] == pytest.approx(
+        linear_encoders_dv(views, enc_a + step * ga, enc_b + step * gb), abs=1e-14
+    )
+    new_a = enc_a + step * ga
+    gb_new = linear_encoders_dv_grad(views, new_a, enc_b)[1]
+    assert alt.dv[2] == pytest.approx(
+        linear_encoders_dv(views, new_a, enc_b + step * gb_new), abs=1e-14
+    )
+    with pytest.raises(ValueError, match="schedule"):
+        fixed_step_ascent(views, enc_a, enc_b, 1, step, "jacobi")
 
 
 def test_updates_reject_bad_arguments(problem):
