@@ -15,6 +15,11 @@ import torch
 import torch.nn.functional as F
 
 
+def _upcast(t: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 -> float32; float32 and float64 unchanged."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def _check_scores(scores: torch.Tensor) -> torch.Tensor:
     """Validate a score matrix and return it in a float dtype of at least 32 bits."""
     if not isinstance(scores, torch.Tensor):
@@ -24,19 +29,24 @@ def _check_scores(scores: torch.Tensor) -> torch.Tensor:
     if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(f"scores must be a square [N, N] matrix, got shape {tuple(scores.shape)}")
     if scores.shape[0] < 2:
-        raise ValueError(f"scores need N >= 2 (one joint and one marginal sample), got N = {scores.shape[0]}")
+        raise ValueError(
+            f"scores need N >= 2 (joint and marginal samples), got N = {scores.shape[0]}"
+        )
     if not bool(torch.isfinite(scores).all()):
         raise ValueError("scores contain NaN or infinite values; expected finite critic outputs")
-    if scores.dtype in (torch.float16, torch.bfloat16):
-        scores = scores.float()
-    return scores
+    return _upcast(scores)
 
 
-def _off_diagonal(scores: torch.Tensor) -> torch.Tensor:
-    """The N(N-1) off-diagonal entries, flattened."""
+def _diagonal_mask(scores: torch.Tensor) -> torch.Tensor:
+    """Boolean [N, N] mask of the diagonal."""
+    return torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
+
+
+def _log_mean_exp_off_diagonal(scores: torch.Tensor) -> torch.Tensor:
+    """log mean_{i≠j} exp S_ij; the diagonal is masked with −inf (cheap to differentiate)."""
     n = scores.shape[0]
-    mask = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    return scores[mask]
+    masked = scores.masked_fill(_diagonal_mask(scores), -math.inf)
+    return torch.logsumexp(masked.flatten(), dim=0) - math.log(n * (n - 1))
 
 
 def joint_term(scores: torch.Tensor) -> torch.Tensor:
@@ -46,13 +56,13 @@ def joint_term(scores: torch.Tensor) -> torch.Tensor:
 
 def log_mean_exp_marginal(scores: torch.Tensor) -> torch.Tensor:
     """M = log mean_{i≠j} exp S_ij, the batch estimate of log E_{p(a)p(b)}[e^T]."""
-    off = _off_diagonal(_check_scores(scores))
-    return torch.logsumexp(off, dim=0) - math.log(off.numel())
+    return _log_mean_exp_off_diagonal(_check_scores(scores))
 
 
 def dv(scores: torch.Tensor) -> torch.Tensor:
     """Donsker–Varadhan: mean(diag S) − log mean_{i≠j} exp S_ij."""
-    return joint_term(scores) - log_mean_exp_marginal(scores)
+    s = _check_scores(scores)
+    return joint_term(s) - log_mean_exp_marginal(s)
 
 
 def nwj(scores: torch.Tensor) -> torch.Tensor:
@@ -62,7 +72,8 @@ def nwj(scores: torch.Tensor) -> torch.Tensor:
     range (marginal scores above ≈ 88 in float32, ≈ 709 in float64), which is the true value there
     to working precision.
     """
-    return joint_term(scores) - torch.exp(log_mean_exp_marginal(scores) - 1.0)
+    s = _check_scores(scores)
+    return joint_term(s) - torch.exp(log_mean_exp_marginal(s) - 1.0)
 
 
 def infonce(scores: torch.Tensor) -> torch.Tensor:
@@ -80,7 +91,9 @@ def jsd(scores: torch.Tensor) -> torch.Tensor:
     :func:`nwj` on held-out data (Poole et al. 2019), whose optimal critic is then JSD's plus one.
     """
     s = _check_scores(scores)
-    return (-F.softplus(-torch.diagonal(s))).mean() - F.softplus(_off_diagonal(s)).mean()
+    n = s.shape[0]
+    marginal = F.softplus(s).masked_fill(_diagonal_mask(s), 0.0).sum() / (n * (n - 1))
+    return (-F.softplus(-torch.diagonal(s))).mean() - marginal
 
 
 def smile(scores: torch.Tensor, clip: float = 5.0) -> torch.Tensor:
@@ -89,11 +102,12 @@ def smile(scores: torch.Tensor, clip: float = 5.0) -> torch.Tensor:
     mean(diag S) − log mean_{i≠j} exp clamp(S_ij, −clip, clip). Lower variance than DV at the
     price of a bias that vanishes as clip → ∞.
     """
-    if not (isinstance(clip, (int, float)) and clip > 0 and math.isfinite(clip)):
+    if isinstance(clip, bool) or not (
+        isinstance(clip, (int, float)) and clip > 0 and math.isfinite(clip)
+    ):
         raise ValueError(f"clip must be a positive finite number, got {clip!r}")
     s = _check_scores(scores)
-    off = _off_diagonal(s).clamp(-clip, clip)
-    return torch.diagonal(s).mean() - (torch.logsumexp(off, dim=0) - math.log(off.numel()))
+    return torch.diagonal(s).mean() - _log_mean_exp_off_diagonal(s.clamp(-clip, clip))
 
 
 @dataclass
@@ -135,17 +149,25 @@ def mine(scores: torch.Tensor, state: MineState | None = None) -> torch.Tensor:
 
 
 def cosine_scores(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
-    """S_ij = cos(z_a^i, z_b^j) / temperature, the fixed critic of cos-DV."""
+    """S_ij = cos(z_a^i, z_b^j) / temperature, the fixed critic of cos-DV (a zero row scores 0)."""
     if not (isinstance(z_a, torch.Tensor) and isinstance(z_b, torch.Tensor)):
         raise TypeError("z_a and z_b must be torch tensors")
+    if not (z_a.is_floating_point() and z_b.is_floating_point()):
+        raise TypeError(f"z_a and z_b must be floating-point, got {z_a.dtype} and {z_b.dtype}")
     if z_a.ndim != 2 or z_b.ndim != 2 or z_a.shape != z_b.shape:
         raise ValueError(
-            f"z_a and z_b must be [N, d] with equal shapes, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
+            "z_a and z_b must be [N, d] with equal shapes, "
+            f"got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
         )
-    if not (isinstance(temperature, (int, float)) and temperature > 0):
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    a = F.normalize(z_a.float(), dim=1)
-    b = F.normalize(z_b.float(), dim=1)
+    if isinstance(temperature, bool) or not (
+        isinstance(temperature, (int, float)) and 0 < temperature < math.inf
+    ):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    if not bool(torch.isfinite(z_a).all() and torch.isfinite(z_b).all()):
+        raise ValueError("z_a or z_b contain NaN or infinite values; expected finite embeddings")
+    dtype = torch.promote_types(_upcast(z_a).dtype, _upcast(z_b).dtype)
+    a = F.normalize(z_a.to(dtype), dim=1)
+    b = F.normalize(z_b.to(dtype), dim=1)
     return a @ b.T / temperature
 
 

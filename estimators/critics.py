@@ -1,0 +1,209 @@
+"""Critics T(x, y): torch modules that map a batch of N pairs to the score matrix S[N, N].
+
+``S[i, j] = T(x_i, y_j)``: the diagonal scores the joint samples, the off-diagonal entries score
+samples of the product of marginals (DESIGN.md §3). Every critic takes ``seed`` and draws its
+initial weights from a private ``torch.Generator``, so construction never touches the global RNG.
+
+- :class:`SeparableCritic`  S = g(x) h(y)ᵀ, two MLP encoders (Poole et al. 2019).
+- :class:`CosineCritic`     S_ij = cos(g(x_i), h(y_j)) / τ.
+- :class:`BilinearCritic`   S = x W yᵀ.
+- :class:`ConcatCritic`     S_ij = T([x_i, y_j]) with one MLP on the concatenated pair; the first
+  layer is split, W[x; y] = W_x x + W_y y, so it costs two [N, H] products instead of N² of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from estimators.bounds import cosine_scores
+
+CRITICS = ("separable", "cosine", "bilinear", "concat")
+
+
+def _positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _linear(d_in: int, d_out: int, generator: torch.Generator, bias: bool = True) -> nn.Linear:
+    """nn.Linear with PyTorch's default init, U(−1/√fan_in, 1/√fan_in), drawn from ``generator``.
+
+    The layer is built on the meta device first, so the global RNG is never consumed.
+    """
+    layer = nn.Linear(d_in, d_out, bias=bias, device="meta").to_empty(device="cpu")
+    bound = 1.0 / math.sqrt(d_in)
+    with torch.no_grad():
+        for p in (layer.weight, layer.bias):
+            if p is not None:
+                p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1) * bound)
+    return layer
+
+
+def mlp(
+    d_in: int, hidden: int, layers: int, d_out: int, generator: torch.Generator
+) -> nn.Sequential:
+    """``layers`` hidden ReLU layers of width ``hidden``, then a linear map to ``d_out``."""
+    mods: list[nn.Module] = []
+    width = d_in
+    for _ in range(layers):
+        mods += [_linear(width, hidden, generator), nn.ReLU()]
+        width = hidden
+    mods.append(_linear(width, d_out, generator))
+    return nn.Sequential(*mods)
+
+
+class SeparableCritic(nn.Module):
+    """S_ij = g(x_i)·h(y_j) + a(x_i) + b(y_j) with MLP encoders g, h: → R^embed (Poole et al. 2019).
+
+    With ``skip`` each encoder is an MLP plus a linear map of its input, g(x) = W x + MLP(x), so the
+    bilinear critic xᵀ W_gᵀ W_h y is reachable at initialisation-scale effort; with ``offsets`` each
+    encoder also emits a scalar a(x) (resp. b(y)), the terms that depend on one side only — e.g.
+    the −½ xᵀA x part of a Gaussian log density ratio, which a pure dot product of bottlenecked
+    embeddings represents poorly. ``skip=False, offsets=False`` is the plain S = g(x) h(y)ᵀ.
+    Scores of all N² pairs cost two encoder passes and one [N, embed] × [embed, N] product.
+    """
+
+    def __init__(
+        self, dim_x: int, dim_y: int, *, hidden: int = 256, layers: int = 2, embed: int = 32,
+        skip: bool = True, offsets: bool = True, seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for v, name in ((dim_x, "dim_x"), (dim_y, "dim_y"), (hidden, "hidden"), (embed, "embed")):
+            _positive_int(v, name)
+        _positive_int(layers, "layers", minimum=0)
+        gen = torch.Generator().manual_seed(seed)
+        out = embed + int(offsets)
+        self.g = mlp(dim_x, hidden, layers, out, gen)
+        self.h = mlp(dim_y, hidden, layers, out, gen)
+        self.g_skip = _linear(dim_x, out, gen, bias=False) if skip else None
+        self.h_skip = _linear(dim_y, out, gen, bias=False) if skip else None
+        self.offsets = offsets
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        u, v = self.g(x), self.h(y)
+        if self.g_skip is not None and self.h_skip is not None:
+            u, v = u + self.g_skip(x), v + self.h_skip(y)
+        if not self.offsets:
+            return u @ v.T
+        return u[:, :-1] @ v[:, :-1].T + u[:, -1:] + v[:, -1:].T
+
+
+class CosineCritic(nn.Module):
+    """S_ij = cos(g(x_i), h(y_j)) / τ with MLP encoders and a fixed temperature τ.
+
+    Scores lie in [−1/τ, 1/τ], so a DV read-out of this critic is at most 2/τ nats.
+    """
+
+    def __init__(
+        self, dim_x: int, dim_y: int, *, hidden: int = 256, layers: int = 2, embed: int = 32,
+        temperature: float = 0.1, seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for v, name in ((dim_x, "dim_x"), (dim_y, "dim_y"), (hidden, "hidden"), (embed, "embed")):
+            _positive_int(v, name)
+        _positive_int(layers, "layers", minimum=0)
+        if isinstance(temperature, bool) or not (
+            isinstance(temperature, (int, float)) and 0 < temperature < math.inf
+        ):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        gen = torch.Generator().manual_seed(seed)
+        self.g = mlp(dim_x, hidden, layers, embed, gen)
+        self.h = mlp(dim_y, hidden, layers, embed, gen)
+        self.temperature = float(temperature)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return cosine_scores(self.g(x), self.h(y), self.temperature)
+
+
+class BilinearCritic(nn.Module):
+    """S = x W yᵀ with W ∈ R^{dx×dy} (the critic of DESIGN.md §3's bilinear closed form).
+
+    W starts at zero (the critic that scores every pair 0, DV value 0); ``seed`` is accepted for a
+    uniform constructor and unused.
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, *, seed: int = 0) -> None:
+        super().__init__()
+        _positive_int(dim_x, "dim_x")
+        _positive_int(dim_y, "dim_y")
+        del seed
+        self.weight = nn.Parameter(torch.zeros(dim_x, dim_y))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight @ y.T
+
+
+class ConcatCritic(nn.Module):
+    """S_ij = T([x_i, y_j]) with one MLP T: R^{dx+dy} → R.
+
+    The first layer is applied to x and y separately and broadcast-added, so the N² pairs are never
+    materialised as inputs; the remaining layers run on [rows, N, hidden] blocks of at most
+    ``max_block`` elements (memory bound). The cost is still O(N² · hidden²), so this critic is far
+    slower than :class:`SeparableCritic` for large N.
+    """
+
+    def __init__(
+        self, dim_x: int, dim_y: int, *, hidden: int = 256, layers: int = 2, seed: int = 0,
+        max_block: int = 1 << 24,
+    ) -> None:
+        super().__init__()
+        for v, name in ((dim_x, "dim_x"), (dim_y, "dim_y"), (hidden, "hidden"), (layers, "layers")):
+            _positive_int(v, name)
+        gen = torch.Generator().manual_seed(seed)
+        net = mlp(dim_x + dim_y, hidden, layers, 1, gen)
+        first = net[0]
+        self.first_x = _linear(dim_x, hidden, gen)
+        self.first_y = _linear(dim_y, hidden, gen, bias=False)
+        with torch.no_grad():  # the split of the concatenated first layer W = [W_x, W_y]
+            self.first_x.weight.copy_(first.weight[:, :dim_x])
+            self.first_x.bias.copy_(first.bias)
+            self.first_y.weight.copy_(first.weight[:, dim_x:])
+        self.rest = nn.Sequential(*list(net.children())[1:])
+        self.max_block = _positive_int(max_block, "max_block")
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        hx = self.first_x(x)  # [N, H]
+        hy = self.first_y(y)  # [M, H]
+        rows = max(1, self.max_block // max(1, hy.shape[0] * hy.shape[1]))
+        out = [
+            self.rest(hx[i : i + rows, None, :] + hy[None, :, :]).squeeze(-1)
+            for i in range(0, hx.shape[0], rows)
+        ]
+        return torch.cat(out, dim=0)
+
+
+def make_critic(
+    kind: str, dim_x: int, dim_y: int, *, hidden: int = 256, layers: int = 2, embed: int = 32,
+    temperature: float = 0.1, skip: bool = True, offsets: bool = True, seed: int = 0,
+) -> nn.Module:
+    """Build a critic by name (one of :data:`CRITICS`); ``skip``/``offsets`` apply to separable."""
+    if kind == "separable":
+        return SeparableCritic(
+            dim_x, dim_y, hidden=hidden, layers=layers, embed=embed, skip=skip, offsets=offsets,
+            seed=seed,
+        )
+    if kind == "cosine":
+        return CosineCritic(
+            dim_x, dim_y, hidden=hidden, layers=layers, embed=embed, temperature=temperature,
+            seed=seed,
+        )
+    if kind == "bilinear":
+        return BilinearCritic(dim_x, dim_y, seed=seed)
+    if kind == "concat":
+        return ConcatCritic(dim_x, dim_y, hidden=hidden, layers=layers, seed=seed)
+    raise ValueError(f"unknown critic {kind!r}; expected one of {', '.join(CRITICS)}")
+
+
+__all__ = [
+    "CRITICS",
+    "BilinearCritic",
+    "ConcatCritic",
+    "CosineCritic",
+    "SeparableCritic",
+    "make_critic",
+    "mlp",
+]

@@ -1,0 +1,131 @@
+"""Critics (estimators.critics): score-matrix structure, determinism, gradients, bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from estimators.critics import (
+    CRITICS,
+    BilinearCritic,
+    ConcatCritic,
+    CosineCritic,
+    SeparableCritic,
+    make_critic,
+)
+
+DX, DY, N = 3, 4, 7
+
+
+def _data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(N, DX, generator=g), torch.randn(N, DY, generator=g)
+
+
+@pytest.mark.parametrize("kind", CRITICS)
+def test_entry_ij_scores_pair_x_i_y_j(kind):
+    """S[i, j] must be T(x_i, y_j): score each pair alone and compare with the batched matrix."""
+    critic = make_critic(kind, DX, DY, hidden=16, embed=8, seed=1)
+    if kind == "bilinear":
+        with torch.no_grad():
+            critic.weight.normal_(generator=torch.Generator().manual_seed(2))
+    x, y = _data()
+    s = critic(x, y)
+    assert s.shape == (N, N)
+    single = torch.tensor(
+        [[critic(x[i : i + 1], y[j : j + 1])[0, 0].item() for j in range(N)] for i in range(N)]
+    )
+    assert torch.allclose(s, single, atol=1e-5)
+    assert s.std() > 0  # not a constant critic
+
+
+def test_separable_plain_is_dot_product_of_encoders():
+    critic = SeparableCritic(DX, DY, hidden=16, embed=8, skip=False, offsets=False, seed=0)
+    x, y = _data()
+    assert torch.allclose(critic(x, y), critic.g(x) @ critic.h(y).T, atol=1e-6)
+
+
+def test_separable_offsets_and_skip_formula():
+    critic = SeparableCritic(DX, DY, hidden=16, embed=8, seed=0)
+    x, y = _data()
+    u = critic.g(x) + critic.g_skip(x)
+    v = critic.h(y) + critic.h_skip(y)
+    expected = u[:, :8] @ v[:, :8].T + u[:, 8:] + v[:, 8:].T
+    assert torch.allclose(critic(x, y), expected, atol=1e-6)
+
+
+def test_cosine_scores_bounded_by_inverse_temperature():
+    critic = CosineCritic(DX, DY, hidden=16, embed=8, temperature=0.25, seed=0)
+    x, y = _data()
+    s = critic(x, y)
+    a = torch.nn.functional.normalize(critic.g(x), dim=1)
+    b = torch.nn.functional.normalize(critic.h(y), dim=1)
+    assert torch.allclose(s, a @ b.T / 0.25, atol=1e-6)
+    assert s.abs().max() <= 1 / 0.25 + 1e-5
+
+
+def test_bilinear_is_x_w_y_and_starts_at_zero():
+    critic = BilinearCritic(DX, DY)
+    x, y = _data()
+    assert torch.count_nonzero(critic(x, y)) == 0
+    w = torch.arange(DX * DY, dtype=torch.float32).reshape(DX, DY) / 10
+    with torch.no_grad():
+        critic.weight.copy_(w)
+    assert torch.allclose(critic(x, y), x @ w @ y.T, atol=1e-5)
+
+
+def test_concat_equals_mlp_on_concatenated_pair_and_chunking_is_exact():
+    """The split first layer W_x x + W_y y + b must equal W [x; y] + b."""
+    big = ConcatCritic(DX, DY, hidden=16, layers=2, seed=3)
+    small = ConcatCritic(DX, DY, hidden=16, layers=2, seed=3, max_block=40)  # 2 rows per chunk
+    x, y = _data()
+    w = torch.cat([big.first_x.weight, big.first_y.weight], dim=1)
+    pairs = torch.cat([x[:, None, :].expand(N, N, DX), y[None, :, :].expand(N, N, DY)], dim=2)
+    manual = big.rest(pairs @ w.T + big.first_x.bias).squeeze(-1)
+    assert torch.allclose(big(x, y), manual, atol=1e-5)
+    assert torch.allclose(small(x, y), big(x, y), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["separable", "cosine", "concat"])
+def test_seeded_init_is_deterministic_and_leaves_global_rng_alone(kind):
+    before = torch.get_rng_state()
+    a = make_critic(kind, DX, DY, hidden=16, embed=8, seed=5)
+    b = make_critic(kind, DX, DY, hidden=16, embed=8, seed=5)
+    c = make_critic(kind, DX, DY, hidden=16, embed=8, seed=6)
+    assert torch.equal(torch.get_rng_state(), before)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb)
+    assert not torch.equal(pa, pc)
+
+
+@pytest.mark.parametrize("kind", CRITICS)
+def test_gradient_reaches_every_parameter(kind):
+    critic = make_critic(kind, DX, DY, hidden=16, embed=8, seed=0)
+    x, y = _data()
+    critic(x, y).diagonal().sum().backward()
+    for name, p in critic.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        if kind != "bilinear":  # the zero-initialised W has a non-zero gradient too, checked below
+            assert p.grad.abs().sum() > 0, name
+    if kind == "bilinear":
+        assert critic.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"kind": "mlp"}, "unknown critic"),
+        ({"kind": "separable", "hidden": 0}, "hidden"),
+        ({"kind": "separable", "layers": -1}, "layers"),
+        ({"kind": "separable", "embed": 2.5}, "embed"),
+        ({"kind": "cosine", "temperature": 0.0}, "temperature"),
+        ({"kind": "concat", "layers": 0}, "layers"),
+        ({"kind": "bilinear", "dim_x": 0}, "dim_x"),
+    ],
+)
+def test_bad_arguments_rejected(kwargs, fragment):
+    args = {"dim_x": DX, "dim_y": DY, **kwargs}
+    kind = args.pop("kind")
+    dim_x, dim_y = args.pop("dim_x"), args.pop("dim_y")
+    with pytest.raises(ValueError, match=fragment):
+        make_critic(kind, dim_x, dim_y, **args)
