@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import multivariate_t
 from scipy.stats import t as student_t
 
@@ -39,6 +40,15 @@ from mitheory.transforms import (
 )
 
 Z_TOL = 4.0
+
+
+@pytest.fixture(autouse=True)
+def _single_torch_thread():
+    """Tiny batched linear algebra is slower with several threads on a shared 2-core machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize(

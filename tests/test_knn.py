@@ -15,6 +15,15 @@ from estimators.knn import _neighbour_counts_kdtree, _neighbour_counts_torch, ks
 from mitheory.distributions import DenseGaussian, SparseGaussian
 
 
+@pytest.fixture(autouse=True)
+def _single_torch_thread():
+    """Tiny batched linear algebra is slower with several threads on a shared 2-core machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("rho", [0.3, 0.8])
 def test_matches_sklearn_mutual_info_regression_on_1d(k, rho):
