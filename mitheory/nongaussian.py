@@ -386,8 +386,11 @@ def _finiteness(outer: tuple[Source, ...], inner: tuple[Source, ...], g: np.ndar
             return "finite", "Gaussian-tailed side against a bounded side"
         return "undetermined", "heavy-tailed conditioning side against a bounded side"
     if any(t == "heavy" for t, _ in outer_tail):
-        return "infinite", ("a heavy-tailed source meets a Gaussian-tailed one: T has tails "
-                            "heavier than exponential")
+        for n, (t, _) in enumerate(inner_tail):
+            if t == "gaussian" and not (math.isfinite(cmin[n]) and math.isfinite(cmax[n])):
+                return "infinite", ("a heavy-tailed source meets a Gaussian-tailed one: "
+                                    "E exp(τc²/2) diverges, T has tails heavier than exponential")
+        return "undetermined", "heavy-tailed conditioning side"
     ts = np.sqrt(np.array([v for _, v in outer_tail]))
     tu = np.sqrt(np.array([v for _, v in inner_tail]))
     rho = float(np.linalg.norm(ts[:, None] * g * tu[None, :], 2) ** 2)
