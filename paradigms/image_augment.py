@@ -291,7 +291,7 @@ def adjust_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         maxc == r, (g - b) / d, torch.where(maxc == g, 2.0 + (b - r) / d, 4.0 + (r - g) / d)
     )
     h6 = h6 + 6.0 * shift.view(-1, 1, 1)
-    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    n = (5.0 - 2.0 * torch.arange(3, device=x.device, dtype=x.dtype)).view(1, 3, 1, 1)  # 5, 3, 1
     k = torch.remainder(n + h6.unsqueeze(1), 6.0)
     ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
     return (maxc.unsqueeze(1) - delta.unsqueeze(1) * ramp).clamp_(0.0, 1.0)
@@ -395,16 +395,10 @@ def augment(
     jitter = coins[:, 1] < config.jitter_p
     if config.jitter_p > 0:
         u = _rand(generator, (n, 4), dev)
-        lows = torch.tensor(
-            [max(0.0, 1 - s) for s in (config.brightness, config.contrast, config.saturation)]
-            + [-config.hue],
-            device=dev,
-        )
-        highs = torch.tensor(
-            [1 + config.brightness, 1 + config.contrast, 1 + config.saturation, config.hue],
-            device=dev,
-        )
-        factors = lows + (highs - lows) * u
+        strengths = (config.brightness, config.contrast, config.saturation)
+        ranges = [(max(0.0, 1 - s), 1 + s) for s in strengths] + [(-config.hue, config.hue)]
+        # python-float bounds: no host-to-device copy in the hot path
+        factors = torch.stack([lo + (hi - lo) * u[:, j] for j, (lo, hi) in enumerate(ranges)], 1)
         order = torch.argsort(_rand(generator, (n, 4), dev), dim=1)
         x = color_jitter(x, jitter, factors, order)
     if config.grayscale_p > 0 and c == 3:
@@ -419,9 +413,8 @@ def augment(
         x = torch.where(_per_sample(sol), solarize(x, config.solarize_threshold), x)
     x = x.clamp_(0.0, 1.0)  # bilinear weights can overshoot 1 by a rounding error
     if config.mean is not None and config.std is not None:
-        mean = torch.tensor(config.mean, device=dev, dtype=x.dtype).view(1, c, 1, 1)
-        std = torch.tensor(config.std, device=dev, dtype=x.dtype).view(1, c, 1, 1)
-        x = (x - mean) / std
+        pairs = zip(config.mean, config.std, strict=True)
+        x = torch.cat([(x[:, k : k + 1] - m) / s for k, (m, s) in enumerate(pairs)], dim=1)
     return x
 
 
