@@ -9,9 +9,9 @@ Writes into ``DIR``:
 - the PNG figures of the sections.
 
 Sections come from ``mitheory.gaussian_study`` (T1, T2, T3, T7) and, when present,
-``mitheory.nongaussian_study`` (T4, T5, T6). Every file is written atomically; files listed in
-the previous run's ``results.json`` that this run did not write again are removed, so a re-run
-leaves no stale figures behind.
+``mitheory.nongaussian_study`` (T4, T5, T6). Every file is written atomically, figures only after
+every section succeeded; files listed in the previous run's ``results.json`` that this run did not
+write again are removed, so a re-run leaves no stale figures behind.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,7 +107,7 @@ def _render(sections: list[Section], info: dict[str, Any]) -> str:
 
 
 def _check_sections(sections: list[Section], out: Path) -> list[str]:
-    """The figures the sections reference, after checking each exists in ``out``."""
+    """The distinct figures the sections reference, after checking each exists in ``out``."""
     figures = []
     for s in sections:
         if not isinstance(s, Section):
@@ -112,7 +115,8 @@ def _check_sections(sections: list[Section], out: Path) -> list[str]:
         for name in s.figures:
             if name != Path(name).name or not (out / name).is_file():
                 raise RuntimeError(f"section {s.title!r} lists figure {name!r}, not found in {out}")
-            figures.append(name)
+            if name not in figures:  # two sections may share a figure
+                figures.append(name)
     return figures
 
 
@@ -138,13 +142,21 @@ def run_report(
 
     start = time.perf_counter()
     builders, missing = _builders()
-    sections: list[Section] = []
-    bar = tqdm(builders, desc="report", file=sys.stderr, disable=not progress, unit="section")
-    for label, build in bar:
-        bar.set_postfix_str(label)
-        sections.extend(build(quick, seed, out))
-    bar.close()
-    figures = _check_sections(sections, out)
+    # Sections draw into a hidden staging folder; only a run that completes moves its figures
+    # into ``out`` (each by an atomic rename), so a failed run leaves the previous report whole.
+    staging = Path(tempfile.mkdtemp(prefix=".report-staging-", dir=out))
+    try:
+        sections: list[Section] = []
+        bar = tqdm(builders, desc="report", file=sys.stderr, disable=not progress, unit="section")
+        for label, build in bar:
+            bar.set_postfix_str(label)
+            sections.extend(build(quick, seed, staging))
+        bar.close()
+        figures = _check_sections(sections, staging)
+        for name in figures:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
     info = {
         "quick": quick,
