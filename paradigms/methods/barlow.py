@@ -1,0 +1,36 @@
+"""Barlow Twins (Zbontar, Jing, Misra, LeCun & Deny, ICML 2021, Algorithm 1).
+
+    z_a, z_b = h(f(x_a)), h(f(x_b))           # one shared encoder, joint gradients
+    C = std(z_a)ᵀ std(z_b) / N
+    L = Σ_k (1 − C_kk)² + λ Σ_{k≠l} C_kl²      # invariance + redundancy reduction
+
+Defaults: 3-layer projector with BN on hidden layers (paper §4), λ = 5.1e-3 (paper).
+Ablation ``regularizer``: λ = 0, the invariance term alone.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from paradigms.encoders import mlp_head
+from paradigms.jmi import JMIMethod
+from paradigms.objectives import barlow_twins_loss
+
+
+class BarlowTwins(JMIMethod):
+    name = "barlow"
+    ablatable = frozenset({"regularizer"})
+    reference = (
+        "Zbontar et al. 2021, Barlow Twins: Self-Supervised Learning via Redundancy Reduction"
+    )
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, *, lambd: float = 5.1e-3, **kwargs):
+        super().__init__(backbone, feature_dim, **kwargs)
+        self.lambd = lambd
+
+    def make_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
+        return mlp_head(in_dim, hidden_dim, out_dim, num_layers=3)
+
+    def objective(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        return barlow_twins_loss(z_a, z_b, self.lambd if self.keeps_marginal else 0.0)

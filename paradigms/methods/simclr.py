@@ -1,0 +1,40 @@
+"""SimCLR (Chen, Kornblith, Norouzi & Hinton, ICML 2020, Algorithm 1).
+
+    z_a, z_b = h(f(x_a)), h(f(x_b))           # one shared encoder, joint gradients
+    L = NT-Xent(z_a, z_b; τ): each view's positive is its partner, the other 2N − 2 views negatives
+
+Defaults: projector Linear-BN-ReLU-Linear (the paper's 2-layer head, with SimCLR v2's BN),
+τ = 0.5 (objectives.nt_xent_loss). Ablation ``marginal``: no negatives, only the alignment term
+−mean_i cos(z_a^i, z_b^i)/τ.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from paradigms.encoders import mlp_head
+from paradigms.jmi import JMIMethod
+from paradigms.objectives import joint_only_loss, nt_xent_loss
+
+
+class SimCLR(JMIMethod):
+    name = "simclr"
+    ablatable = frozenset({"marginal"})
+    reference = (
+        "Chen et al. 2020, A Simple Framework for Contrastive Learning of Visual Representations"
+    )
+
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, *, temperature: float = 0.5, **kwargs
+    ):
+        super().__init__(backbone, feature_dim, **kwargs)
+        self.temperature = temperature
+
+    def make_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
+        return mlp_head(in_dim, hidden_dim, out_dim)
+
+    def objective(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        if self.keeps_marginal:
+            return nt_xent_loss(z_a, z_b, self.temperature)
+        return joint_only_loss(z_a, z_b, self.temperature)
