@@ -81,6 +81,11 @@ class SeparableCritic(nn.Module):
         self.h = mlp(dim_y, hidden, layers, out, gen)
         self.g_skip = _linear(dim_x, out, gen, bias=False) if skip else None
         self.h_skip = _linear(dim_y, out, gen, bias=False) if skip else None
+        if skip and layers > 0:  # start as the bilinear critic; the MLPs grow from zero
+            with torch.no_grad():
+                for net in (self.g, self.h):
+                    net[-1].weight.zero_()
+                    net[-1].bias.zero_()
         self.offsets = offsets
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,98 @@
+"""The public entry point: ``estimate_mi(x, y, method=...)`` and the ``METHODS`` registry.
+
+Every registered method is a callable ``f(x, y, *, seed, device, **options) -> MIResult`` in
+nats. The KSG and Gaussian estimators are imported only when they are first called.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from estimators.neural import NEURAL_METHODS, fit_estimate, resolve_device
+from estimators.result import MIResult
+from estimators.validation import check_pair
+
+Estimator = Callable[..., MIResult]
+
+
+def _neural(method: str) -> Estimator:
+    def estimator(
+        x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any
+    ) -> MIResult:
+        return fit_estimate(x, y, method, seed=seed, device=device, **options)
+
+    estimator.__name__ = method
+    estimator.__doc__ = f"Neural estimator '{method}'; see estimators.neural.fit_estimate."
+    return estimator
+
+
+def _ksg(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) -> MIResult:
+    """Kraskov–Stögbauer–Grassberger k-NN estimator (estimators.knn.ksg)."""
+    from estimators.knn import ksg
+
+    return ksg(x, y, seed=seed, device=device, **options)
+
+
+def _gaussian(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) -> MIResult:
+    """Gaussian plug-in estimator (estimators.gaussian.gaussian_plugin)."""
+    from estimators.gaussian import gaussian_plugin
+
+    return gaussian_plugin(x, y, seed=seed, device=device, **options)
+
+
+METHODS: Mapping[str, Estimator] = MappingProxyType(
+    {**{name: _neural(name) for name in NEURAL_METHODS}, "ksg": _ksg, "gaussian": _gaussian}
+)
+
+
+def estimate_mi(
+    x: Any,
+    y: Any,
+    method: str = "smile",
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    base: float = math.e,
+    **options: Any,
+) -> MIResult:
+    """Estimate the mutual information I(X; Y) from paired samples, with a 95 % CI.
+
+    Args:
+        x: samples of X, shape [n] or [n, dx], numpy array or torch tensor (real numbers).
+        y: samples of Y, shape [n] or [n, dy], same n (≥ 4), no constant column.
+        method: a name in ``METHODS``: neural "dv", "nwj", "infonce", "jsd", "smile", "mine"
+            (see ``estimators.neural``), "ksg" (k-nearest neighbours), "gaussian" (plug-in).
+        seed: makes the estimate deterministic (splits, initial weights, batches, tie noise).
+        device: "cpu" or "cuda[:i]".
+        base: logarithm base of the answer; e (default) gives nats, 2 gives bits.
+        **options: method-specific settings (``estimators.neural.NeuralConfig`` fields for the
+            neural methods, e.g. ``critic="bilinear"``; ``k`` for "ksg").
+
+    Returns:
+        MIResult with ``mi``, ``ci`` (95 %), ``method``, ``n``, ``unit``, ``seconds`` and
+        method-specific ``diagnostics``.
+
+    Raises:
+        ValueError: unknown method, bad shapes, n < 4, NaN/inf, constant columns, bad device/base.
+        TypeError: inputs that are not numeric arrays/tensors, unknown options, non-int seed.
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(sorted(METHODS))}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if isinstance(base, bool) or not (
+        isinstance(base, (int, float)) and base > 1 and math.isfinite(base)
+    ):
+        raise ValueError(f"base must be a finite number > 1 (e for nats, 2 for bits), got {base!r}")
+    device = str(resolve_device(device))
+    check_pair(x, y)
+    result = METHODS[method](x, y, seed=seed, device=device, **options)
+    return result if base == math.e else result.in_base(base)
+
+
+__all__ = ["METHODS", "estimate_mi"]

@@ -1,0 +1,444 @@
+"""Neural MI estimators: train a critic on one part of the data, read MI out on another.
+
+Methods (DESIGN.md §3), with the objective the critic is trained on and the bound read out:
+
+- ``dv``: trained with DV, read out with DV.
+- ``nwj``: trained with NWJ, read out with NWJ.
+- ``infonce``: trained with InfoNCE, read out with InfoNCE over the whole held-out fold.
+- ``jsd``: trained with JSD (Hjelm et al. 2019), read out with NWJ on T + 1 (Poole et al. 2019:
+  the JSD-optimal critic is log p/(p_x p_y), the NWJ-optimal one that plus 1).
+- ``smile``: trained with JSD (Song & Ermon 2020 train with the JS gradient; the clipped DV
+  objective itself is unbounded above in T on the joint pairs), read out with SMILE at ``clip``.
+- ``mine``: trained with DV and MINE's moving-average gradient, read out with DV.
+
+Protocol (cross-fitting). The n pairs are split at random into ``folds`` parts (default 2). For
+each part k a fresh critic is trained on the other parts — inputs standardized with the mean and
+standard deviation of those training pairs, a ``val_fraction`` of them held back for early
+stopping and checkpoint choice — and the read-out bound is evaluated on part k, which the critic
+never saw. With ``folds = 1`` a single split is used: ``1 − test_fraction`` to train, the rest to
+read out. The estimate is the size-weighted mean of the fold read-outs. Nothing is ever chosen on
+the pairs that are reported.
+
+Confidence interval (95 %, normal). Within a fold the read-out is a smooth function of sample
+means over held-out pairs and of a U-statistic over their off-diagonal pairs (the marginal
+term). Its variance is estimated by the delta method with the Hoeffding projection: each held-out
+pair k gets an influence value ψ_k (see :func:`readout`), and Var ≈ Var(ψ)/n_k. Across folds, the
+critics differ (different training pairs, different initial weights and batches), so the fold
+read-outs scatter by more than their sampling error; that extra between-critic variance τ² is
+estimated by the DerSimonian–Laird moment estimator and added: Var(mean) = Σ_k w_k² (v_k + τ²).
+So the interval covers the sampling variability of the read-out *and* (with ≥ 2 folds, crudely:
+K − 1 degrees of freedom) the variability of the critic training. It does *not* cover the gap
+between the population value of the bound for a trained critic and the true MI — every read-out
+is a lower bound in expectation (DV, NWJ, JSD→NWJ, MINE), or capped at log n_k (InfoNCE), or
+biased by the clip (SMILE) — so when the critic is poor the interval sits below the truth.
+
+All values are in nats.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from estimators import bounds
+from estimators.critics import CRITICS, make_critic
+from estimators.result import MIResult
+from estimators.validation import check_pair
+
+NEURAL_METHODS = ("dv", "nwj", "infonce", "jsd", "smile", "mine")
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    """Options of the neural estimators (pass them as keyword arguments to ``estimate_mi``).
+
+    Attributes:
+        critic: one of ``estimators.critics.CRITICS``.
+        hidden, layers, embed: MLP width, number of hidden layers, embedding size (separable,
+            cosine); ``concat`` uses hidden and layers.
+        temperature: τ of the cosine critic.
+        batch_size: training mini-batch (score matrices are batch_size²).
+        max_steps: most optimizer steps per fold.
+        lr, weight_decay: AdamW settings.
+        folds: cross-fitting folds (≥ 2), or 1 for a single train/test split.
+        test_fraction: held-out share when ``folds == 1``.
+        val_fraction: share of each training part held back for early stopping.
+        eval_every: steps between validation read-outs.
+        patience: validation read-outs without improvement before stopping.
+        clip: SMILE's clip τ.
+        mine_rate: weight of the newest batch in MINE's moving average.
+        eval_batch: largest held-out block scored at once; larger folds are read out in blocks of
+            about this size (the marginal term then uses within-block pairs, InfoNCE is capped at
+            log block-size).
+    """
+
+    critic: str = "separable"
+    hidden: int = 64
+    layers: int = 1
+    embed: int = 32
+    temperature: float = 0.1
+    skip: bool = True
+    offsets: bool = True
+    batch_size: int = 256
+    max_steps: int = 1000
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    folds: int = 2
+    test_fraction: float = 0.5
+    val_fraction: float = 0.2
+    eval_every: int = 50
+    patience: int = 5
+    clip: float = 5.0
+    mine_rate: float = 0.01
+    eval_batch: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.critic not in CRITICS:
+            raise ValueError(f"critic must be one of {', '.join(CRITICS)}, got {self.critic!r}")
+        ints = {
+            "hidden": 1, "layers": 0, "embed": 1, "batch_size": 2, "max_steps": 1, "folds": 1,
+            "eval_every": 1, "patience": 1, "eval_batch": 2,
+        }
+        for name, low in ints.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        reals = {
+            "temperature": (0.0, math.inf), "lr": (0.0, math.inf), "clip": (0.0, math.inf),
+            "test_fraction": (0.0, 1.0), "val_fraction": (0.0, 1.0), "mine_rate": (0.0, 1.0),
+        }
+        for name, (low, high) in reals.items():
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and low < v < high
+            if not ok and not (name == "mine_rate" and v == 1.0):
+                raise ValueError(f"{name} must be a number in ({low}, {high}), got {v!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+
+
+def make_config(options: dict[str, Any]) -> NeuralConfig:
+    """NeuralConfig from keyword options; an unknown name is a TypeError listing the valid ones."""
+    names = {f.name for f in fields(NeuralConfig)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for a neural estimator; valid: {', '.join(sorted(names))}"
+        )
+    return NeuralConfig(**options)
+
+
+# ---------------------------------------------------------------- read-out with influence values
+
+
+@dataclass(frozen=True)
+class Readout:
+    """A read-out bound on held-out pairs: value (nats) and one influence value per pair."""
+
+    value: float
+    influence: np.ndarray
+
+    @property
+    def se(self) -> float:
+        """Delta-method standard error, sqrt(Var(ψ)/n)."""
+        n = self.influence.size
+        return float(np.std(self.influence, ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+
+
+def _block_terms(scores: torch.Tensor, clip: float | None) -> dict[str, torch.Tensor]:
+    """Per-pair pieces of the bounds on one square block of held-out scores (float64)."""
+    s = scores.detach().double()
+    n = s.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=s.device)
+    off = s.clamp(-clip, clip) if clip is not None else s
+    off = off.masked_fill(eye, -math.inf)
+    log_p = torch.log_softmax(s, dim=1)
+    return {
+        "diag": torch.diagonal(s),
+        # log of the row / column means of exp S_ij over j ≠ i (resp. i ≠ j)
+        "log_row": torch.logsumexp(off, dim=1) - math.log(n - 1),
+        "log_col": torch.logsumexp(off, dim=0) - math.log(n - 1),
+        # InfoNCE term of row i and the column sums of the row-softmax
+        "nce": torch.diagonal(log_p) + math.log(n),
+        "col_softmax": log_p.exp().sum(dim=0),
+    }
+
+
+def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Readout:
+    """The read-out bound of ``method`` over held-out score blocks, with influence values.
+
+    For one block this equals the ``bounds`` function (``dv``, ``nwj``, ``infonce``, ``smile``;
+    ``nwj`` of S + 1 for ``jsd``; ``dv`` for ``mine``). With several blocks the joint term averages
+    all diagonals and the marginal term all within-block off-diagonal pairs.
+
+    Influence values (first-order Hoeffding/delta expansions), with d_k = S_kk, r_k and c_k the
+    off-diagonal row and column means of e^S and m their mean:
+      DV / SMILE:  ψ_k = (d_k − J) − (r_k + c_k − 2m)/m
+      NWJ:         ψ_k = (d_k − J) − (r_k + c_k − 2m)/e
+      InfoNCE:     ψ_k = (ℓ_k − Î) − (Σ_i P_ik − 1), ℓ_k the row term, P the row-softmax of S.
+    The U-statistic Σ_{i≠j} h(x_i, y_j) projects onto (r_k − m) + (c_k − m) for pair k; InfoNCE's
+    log-normaliser of row i, linearised, contributes through y_k the column mass Σ_i P_ik − 1.
+    """
+    if method not in NEURAL_METHODS:
+        raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
+    if method == "jsd":
+        blocks = [b + 1.0 for b in blocks]
+    parts = [_block_terms(b, clip if method == "smile" else None) for b in blocks]
+    t = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
+    if method == "infonce":
+        value = float(t["nce"].mean())
+        psi = (t["nce"] - value) - (t["col_softmax"] - 1.0)
+        return Readout(value, psi)
+    joint = float(t["diag"].mean())
+    log_m = float(np.logaddexp.reduce(t["log_row"]) - math.log(t["log_row"].size))
+    spread = np.exp(t["log_row"] - log_m) + np.exp(t["log_col"] - log_m) - 2.0
+    if method in ("nwj", "jsd"):
+        scale = math.exp(log_m - 1.0) if log_m - 1.0 < 709.0 else math.inf
+        value = joint - scale
+        psi = (t["diag"] - joint) - scale * spread if math.isfinite(scale) else t["diag"] * np.nan
+        return Readout(value, psi)
+    return Readout(joint - log_m, (t["diag"] - joint) - spread)
+
+
+# ---------------------------------------------------------------------------- training one critic
+
+
+def _objective(method: str, config: NeuralConfig) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training objective (to maximise) on a batch score matrix."""
+    if method in ("jsd", "smile"):
+        return bounds.jsd
+    if method == "mine":
+        state = bounds.MineState(rate=config.mine_rate)
+        return lambda s: bounds.mine(s, state)
+    return {"dv": bounds.dv, "nwj": bounds.nwj, "infonce": bounds.infonce}[method]
+
+
+def _score_blocks(
+    critic: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eval_batch: int
+) -> list[torch.Tensor]:
+    """Score matrices of consecutive blocks of ≈ equal size ≤ eval_batch (each ≥ 2 pairs)."""
+    n = x.shape[0]
+    count = max(1, math.ceil(n / eval_batch))
+    edges = np.linspace(0, n, count + 1).round().astype(int)
+    with torch.no_grad():
+        return [critic(x[a:b], y[a:b]) for a, b in itertools.pairwise(edges)]
+
+
+def _train_critic(
+    method: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: NeuralConfig,
+    seed: int,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train one critic on (x, y) with early stopping on a validation part; return the best."""
+    gen = torch.Generator().manual_seed(seed)
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=gen).to(x.device)
+    n_val = max(2, round(config.val_fraction * n))
+    n_fit = n - n_val
+    if n_fit < 2:
+        raise ValueError(f"too few training pairs ({n}) for a neural estimator")
+    xv, yv = x[perm[:n_val]], y[perm[:n_val]]
+    xf, yf = x[perm[n_val:]], y[perm[n_val:]]
+    critic = make_critic(
+        config.critic, x.shape[1], y.shape[1], hidden=config.hidden, layers=config.layers,
+        embed=config.embed, temperature=config.temperature, skip=config.skip,
+        offsets=config.offsets, seed=seed,
+    ).to(x.device)
+    opt = torch.optim.AdamW(
+        critic.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
+    )
+    objective = _objective(method, config)
+    batch = min(config.batch_size, n_fit)
+
+    def validate() -> float:
+        critic.eval()
+        value = readout(method, _score_blocks(critic, xv, yv, config.eval_batch), config.clip).value
+        critic.train()
+        return value if math.isfinite(value) else -math.inf
+
+    # The untrained critic is recorded but never selected: SMILE's clip can make an unnormalised
+    # critic (large scores everywhere) read out well above the true MI.
+    best_value, best_step = -math.inf, 0
+    best_state = copy.deepcopy(critic.state_dict())
+    curve: list[list[float]] = [[0, math.nan, validate()]]
+    order = torch.randperm(n_fit, generator=gen)
+    cursor, since_best, running, stop = 0, 0, [], "max_steps"
+    step = 0
+    for step in range(1, config.max_steps + 1):
+        if cursor + batch > n_fit:
+            order, cursor = torch.randperm(n_fit, generator=gen), 0
+        idx = order[cursor : cursor + batch].to(x.device)
+        cursor += batch
+        try:  # the bounds reject non-finite scores with a ValueError
+            value = objective(critic(xf[idx], yf[idx]))
+        except ValueError:
+            stop = "diverged"
+            break
+        if not bool(torch.isfinite(value)):
+            stop = "diverged"
+            break
+        opt.zero_grad(set_to_none=True)
+        (-value).backward()
+        opt.step()
+        running.append(float(value.detach()))
+        if step % config.eval_every == 0:
+            val = validate()
+            curve.append([step, float(np.mean(running)), val])
+            running = []
+            if val > best_value:
+                best_value, best_step, since_best = val, step, 0
+                best_state = copy.deepcopy(critic.state_dict())
+            else:
+                since_best += 1
+                if since_best >= config.patience:
+                    stop = "patience"
+                    break
+    critic.load_state_dict(best_state)
+    critic.eval()
+    info = {
+        "n_fit": n_fit, "n_val": n_val, "steps": step, "best_step": best_step,
+        "val_best": best_value, "stopped": stop, "curve": curve,
+    }
+    return critic, info
+
+
+def _standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Standardize with the training part's mean and standard deviation (0 → 1)."""
+    mean = train.mean(dim=0, keepdim=True)
+    std = train.std(dim=0, keepdim=True)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return [(t - mean) / std for t in (train, *others)]
+
+
+def resolve_device(device: object) -> torch.device:
+    """A torch.device from "cpu"/"cuda[:i]"; ValueError if unknown or CUDA is not available."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"device must be a string like 'cpu' or 'cuda', got {type(device).__name__}"
+        )
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be like 'cpu', 'cuda' or 'cuda:1', got {device!r}") from err
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a cpu or cuda device, got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
+    return dev
+
+
+def _fold_ids(n: int, config: NeuralConfig, gen: torch.Generator) -> list[np.ndarray]:
+    """Held-out index sets: a random partition into ``folds`` parts, or one test part."""
+    perm = torch.randperm(n, generator=gen).numpy()
+    if config.folds == 1:
+        n_test = min(n - 4, max(2, round(config.test_fraction * n)))
+        return [np.sort(perm[:n_test])]
+    return [np.sort(part) for part in np.array_split(perm, config.folds)]
+
+
+def _combine(
+    estimates: np.ndarray, variances: np.ndarray, sizes: np.ndarray
+) -> tuple[float, float, float]:
+    """Size-weighted mean of fold read-outs, its variance with a DerSimonian–Laird τ², and τ²."""
+    w = sizes / sizes.sum()
+    mean = float(np.sum(w * estimates))
+    k = estimates.size
+    tau2 = 0.0
+    if k > 1 and np.all(variances > 0) and np.all(np.isfinite(variances)):
+        iw = 1.0 / variances
+        pooled = np.sum(iw * estimates) / iw.sum()
+        q = float(np.sum(iw * (estimates - pooled) ** 2))
+        tau2 = max(0.0, (q - (k - 1)) / float(iw.sum() - np.sum(iw**2) / iw.sum()))
+    return mean, float(np.sum(w**2 * (variances + tau2))), tau2
+
+
+def fit_estimate(
+    x: object,
+    y: object,
+    method: str = "smile",
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> MIResult:
+    """Estimate I(X; Y) in nats with a trained critic (see the module docstring for the protocol).
+
+    Args:
+        x, y: [n, dx] and [n, dy] samples (numpy or torch; 1-D is one column), n ≥ 4 pairs.
+        method: one of ``dv, nwj, infonce, jsd, smile, mine``.
+        seed: seeds the fold split, critic weights and batch order (results are deterministic on
+            a given device and thread count).
+        device: "cpu", "cuda", "cuda:1", ...
+        **options: fields of :class:`NeuralConfig`.
+
+    Returns:
+        MIResult with a 95 % CI covering the read-out's sampling variability and, across folds,
+        the critic-training variability — not the bound's gap to the true MI. ``diagnostics``
+        holds per-fold split sizes, steps, stop reason, training curve [step, mean training
+        objective, validation read-out], read-out and its standard error, τ², and timings.
+    """
+    start = time.perf_counter()
+    if method not in NEURAL_METHODS:
+        raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
+    config = make_config(options)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    dev = resolve_device(device)
+    xa, ya = check_pair(x, y)
+    n = xa.shape[0]
+    xt = torch.as_tensor(xa, dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(ya, dtype=torch.float32, device=dev)
+    gen = torch.Generator().manual_seed(seed)
+    held_out = _fold_ids(n, config, gen)
+    estimates, variances, sizes, fold_info = [], [], [], []
+    for k, test_idx in enumerate(held_out):
+        mask = np.ones(n, dtype=bool)
+        mask[test_idx] = False
+        tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
+        te = torch.as_tensor(test_idx, device=dev)
+        x_tr, x_te = _standardize(xt[tr], xt[te])
+        y_tr, y_te = _standardize(yt[tr], yt[te])
+        t0 = time.perf_counter()
+        critic, info = _train_critic(method, x_tr, y_tr, config, seed=seed * 1009 + k)
+        info["train_seconds"] = time.perf_counter() - t0
+        result = readout(method, _score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
+        info.update(n_test=int(te.numel()), estimate=result.value, se=result.se)
+        estimates.append(result.value)
+        variances.append(result.se**2)
+        sizes.append(te.numel())
+        fold_info.append(info)
+    mi, var, tau2 = _combine(np.array(estimates), np.array(variances), np.array(sizes, float))
+    half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
+    ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
+    diagnostics = {
+        "folds": fold_info,
+        "tau2": tau2,
+        "config": asdict(config),
+        "device": str(dev),
+        "interval": "95% normal: delta-method read-out variance + between-fold critic variance",
+    }
+    return MIResult(
+        mi=mi, ci=ci, method=method, n=n, seconds=time.perf_counter() - start,
+        diagnostics=diagnostics,
+    )
+
+
+__all__ = [
+    "NEURAL_METHODS",
+    "NeuralConfig",
+    "Readout",
+    "fit_estimate",
+    "make_config",
+    "readout",
+    "resolve_device",
+]
