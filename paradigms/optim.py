@@ -7,6 +7,8 @@ adaptation — the usual practice since Goyal et al. 2017 and in SimCLR/BYOL's L
 LARS (You et al. 2017), per parameter w with gradient g, weight decay λ, trust coefficient η:
     u = g + λ w;   r = η ‖w‖ / ‖u‖ (r = 1 when either norm is 0 or the group is excluded);
     m ← μ m + r u;  w ← w − lr · m.
+With ``clip=True`` (LARC, as solo-learn's ``clip_lr``) the ratio is min(r / lr, 1) instead, so the
+layer's effective step size is min(η‖w‖/‖u‖, lr): the recipes' learning rates assume this form.
 
 Learning rate: linear warm-up from lr/warmup to lr over ``warmup_steps`` steps, then cosine decay
 to ``final_lr_ratio``·lr at ``total_steps``:
@@ -37,6 +39,7 @@ class OptimizerConfig:
     weight_decay: float = 1e-6
     momentum: float = 0.9
     lars_eta: float = 0.02
+    lars_clip: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
 
     def __post_init__(self) -> None:
@@ -91,10 +94,11 @@ class LARS(torch.optim.Optimizer):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         eta: float = 0.02,
+        clip: bool = False,
     ) -> None:
         defaults = {
             "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta,
-            "lars_exclude": False,
+            "clip": clip, "lars_exclude": False,
         }
         super().__init__(params, defaults)
 
@@ -119,6 +123,8 @@ class LARS(torch.optim.Optimizer):
                         group["eta"] * w_norm / u_norm.clamp_min(1e-30),
                         torch.ones_like(w_norm),
                     )
+                    if group["clip"]:
+                        ratio = torch.clamp(ratio / group["lr"], max=1.0)
                     update = update * ratio
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
@@ -138,7 +144,10 @@ def build_optimizer(
     if config.name == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     if config.name == "lars":
-        return LARS(groups, lr=config.lr, momentum=config.momentum, eta=config.lars_eta)
+        return LARS(
+            groups, lr=config.lr, momentum=config.momentum, eta=config.lars_eta,
+            clip=config.lars_clip,
+        )
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
 
 

@@ -114,3 +114,17 @@ def test_bad_config():
         O.OptimizerConfig(lr=-1.0)
     with pytest.raises(ValueError, match="momentum"):
         O.OptimizerConfig(momentum=1.0)
+
+
+def test_lars_clip_caps_the_layer_step_at_lr():
+    """LARC: one step from zero momentum moves w by min(η‖w‖/‖g‖, lr)·g."""
+    for grad_scale, expect_clipped in ((1e-6, True), (1e3, False)):
+        w = torch.tensor([[3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+        opt = O.LARS([w], lr=0.1, momentum=0.9, eta=0.02, clip=True)
+        g = torch.tensor([[1.0, 0.0]], dtype=torch.float64) * grad_scale
+        w.grad = g.clone()
+        opt.step()
+        trust = 0.02 * 5.0 / grad_scale
+        step = min(trust, 0.1)
+        assert (trust > 0.1) == expect_clipped
+        torch.testing.assert_close(w.detach(), torch.tensor([[3.0, 4.0]]).double() - step * g)
