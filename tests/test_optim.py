@@ -128,3 +128,33 @@ def test_lars_clip_caps_the_layer_step_at_lr():
         step = min(trust, 0.1)
         assert (trust > 0.1) == expect_clipped
         torch.testing.assert_close(w.detach(), torch.tensor([[3.0, 4.0]]).double() - step * g)
+
+
+def test_every_recipe_loads_and_builds():
+    """Each JSON recipe names a known backbone, optimizer and augmentation and valid sizes."""
+    from paradigms.backbones import BACKBONES
+    from paradigms.image_augment import augmentation_recipe
+    from paradigms.recipes import list_recipes, load_recipe, optimizer_config
+
+    pairs = list_recipes()
+    assert ("simclr", "cifar10") in pairs and ("byol", "fashion-mnist") in pairs
+    for method, data in pairs:
+        recipe = load_recipe(method, data)
+        assert recipe["backbone"] in BACKBONES
+        optimizer_config(recipe)
+        aug = recipe["augmentation"]
+        augmentation_recipe(aug["recipe"], aug["crop_size"])
+        assert recipe["batch_size"] >= 2
+    with pytest.raises(ValueError, match="available"):
+        load_recipe("simclr", "mnist")
+
+
+def test_recipe_method_options_are_accepted_by_the_methods():
+    methods = pytest.importorskip("paradigms.methods")
+    from paradigms.backbones import build_backbone
+    from paradigms.recipes import list_recipes, load_recipe
+
+    for method, data in list_recipes():
+        recipe = load_recipe(method, data)
+        backbone, dim = build_backbone("smallcnn", in_channels=1, width=2)
+        methods.get_method(method)(backbone, dim, **recipe["method_options"])
