@@ -183,3 +183,36 @@ def test_bad_input_is_rejected():
         A.augment(torch.rand(2, 3, 8, 8), A.AugmentConfig(8), 0)
     with pytest.raises(ValueError, match="blur kernel"):
         A.augment(torch.rand(2, 3, 4, 4), _identity(4, blur_p=1.0, blur_kernel=9), _gen())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_gpu_same_result_as_cpu_for_the_same_draws():
+    """With a CPU generator the random parameters are identical, so a GPU batch must equal the CPU
+    result up to float32 kernel differences (1e-4); a CUDA generator keeps everything on the GPU."""
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    cfg = A.augmentation_recipe("byol", 32, blur=True)[1]
+    cpu = A.augment(x, cfg, _gen(21))
+    gpu = A.augment(x.cuda(), cfg, _gen(21))
+    assert gpu.is_cuda
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=0)
+    g1 = torch.Generator(device="cuda").manual_seed(3)
+    g2 = torch.Generator(device="cuda").manual_seed(3)
+    assert torch.equal(A.augment(x.cuda(), cfg, g1), A.augment(x.cuda(), cfg, g2))
+
+
+def test_crop_area_ratio_and_position_distributions():
+    """When every proposal fits, area fraction s ~ U(scale), log ratio ~ U(log ratio) and the
+    offset fraction x0/(W − w) ~ U(0, 1). Sample means must lie within 3.29 standard errors
+    (σ/√n with σ = width/√12) of the uniform means."""
+    n = 5000
+    z = Z999 / math.sqrt(12 * n)
+    boxes = A.sample_crop_boxes(n, 40, 40, (0.25, 0.5), (1.0, 1.0), _gen(15))
+    x0, _, w, h = boxes.unbind(1)
+    area = w * h / 1600
+    assert abs(area.mean().item() - 0.375) <= 0.25 * z
+    pos = x0 / (40 - w)
+    assert abs(pos.mean().item() - 0.5) <= 1.0 * z
+    boxes = A.sample_crop_boxes(n, 40, 40, (0.01, 0.02), (0.5, 2.0), _gen(16))
+    log_r = torch.log(boxes[:, 2] / boxes[:, 3])
+    assert abs(log_r.mean().item()) <= 2 * math.log(2) * z
