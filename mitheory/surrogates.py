@@ -195,9 +195,15 @@ def fourth_cumulant_with_se(x: torch.Tensor, quadruples: torch.Tensor
         raise ValueError("quadruples must be an integer tensor of shape [Q, 4]")
     if quadruples.min() < 0 or quadruples.max() >= x.shape[1]:
         raise ValueError(f"quadruple indices must lie in [0, {x.shape[1] - 1}]")
-    n = x.shape[0]
     xc = (x - x.mean(0)).T  # [p, N]
-    q = quadruples.long()
+    parts = [_cumulant_and_influence_sd(xc, q) for q in quadruples.long().split(16)]
+    kappa = torch.cat([k for k, _ in parts])
+    return kappa, torch.cat([sd for _, sd in parts]) / math.sqrt(x.shape[0])
+
+
+def _cumulant_and_influence_sd(xc: torch.Tensor, q: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """κ and sd of its influence function for a chunk of quadruples (bounded memory)."""
     cols = [xc[q[:, r]] for r in range(4)]  # each [Q, N]
     prod4 = cols[0] * cols[1] * cols[2] * cols[3]
     mu4 = prod4.mean(1)
@@ -213,8 +219,7 @@ def fourth_cumulant_with_se(x: torch.Tensor, quadruples: torch.Tensor
         kappa = kappa - mu_pq * mu_rs
         infl = (infl - mu_pq[:, None] * (rs - mu_rs[:, None])
                 - mu_rs[:, None] * (pq - mu_pq[:, None]))
-    se = infl.std(1) / math.sqrt(n)
-    return kappa, se
+    return kappa, infl.std(1)
 
 
 # --- Barlow Twins and VICReg as surrogates of the same marginal term ---------------------------

@@ -172,3 +172,21 @@ def test_infinite_and_finite_cases_are_decided_correctly() -> None:
 def test_bad_input_is_rejected(call, exc, match) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_report_sections_write_figures_and_return_claims(tmp_path) -> None:
+    from mitheory.nongaussian_study import report_sections
+
+    sections = report_sections(quick=True, seed=0, out=tmp_path)
+    claims = {c.id: c for s in sections for c in s.claims}
+    assert sorted(claims) == ["T4", "T5", "T6"]
+    for s in sections:
+        for fig in s.figures:
+            data = (tmp_path / fig).read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        assert "|" in s.markdown and s.data
+    assert "$$" in sections[0].markdown and "L_{\\mathrm{BT}}" in sections[2].markdown
+    assert claims["T6"].figure < 1e-9  # the aligned-batch reduction
+    import json
+
+    json.dumps([s.data for s in sections], allow_nan=False)  # results.json must accept it
