@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr.add_argument("--lr", type=float, default=None, help="learning rate (default 5e-3)")
+    tr.add_argument("--batch-size", type=int, default=None, help="pairs per step (default 128)")
+    tr.add_argument("--eval-every", type=int, default=None, help="steps between evaluations")
     tr.set_defaults(func=_cmd_train)
     return parser
 

@@ -56,11 +56,19 @@ class SDMIMethod(SSLMethod):
         proj_dim: int = 64,
         tau_base: float = 0.99,
         target_lr_scale: float = 1.0,
+        target_update: str | None = None,
     ) -> None:
         super().__init__(backbone, feature_dim, ablate=ablate)
+        if target_update is not None:
+            self.target_update = target_update
         if self.target_update not in TARGET_UPDATES:
             raise ValueError(
                 f"target_update must be one of {TARGET_UPDATES}, got {self.target_update!r}"
+            )
+        if "alternating" in self.ablate and self.target_update != "gradient":
+            raise ValueError(
+                "ablation 'alternating' needs a gradient M-step (target_update='gradient'), "
+                f"got target_update={self.target_update!r}"
             )
         if not 0.0 <= tau_base <= 1.0:
             raise ValueError(f"tau_base must be in [0, 1], got {tau_base!r}")

@@ -60,7 +60,7 @@ class TrainConfig:
     data: str = "gaussian-mixture"
     steps: int = DEFAULT_STEPS
     batch_size: int = 128
-    lr: float = 2e-3
+    lr: float = 5e-3
     weight_decay: float = 1e-5
     ablate: frozenset[str] = frozenset()
     eval_every: int = 20
@@ -233,7 +233,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 loss = block.loss(x_a, x_b)
                 if not bool(torch.isfinite(loss)):
                     raise _Stop(
-                        f"non-finite loss ({float(loss)}) at step {step}, block {block.name!r}"
+                        f"non-finite loss ({loss.item()}) at step {step}, block {block.name!r}"
                     )
                 loss.backward()
                 optimizer.step()
@@ -288,7 +288,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
 def run_from_cli(args: argparse.Namespace) -> int:
     """``mitheory train``: exit 0 on a finished run, 1 on a clean stop (reason on stderr)."""
     steps = DEFAULT_STEPS if args.steps is None else args.steps
-    options = {"lr": args.lr} if getattr(args, "lr", None) is not None else {}
+    optional = ("lr", "batch_size", "eval_every")
+    options = {name: getattr(args, name, None) for name in optional}
+    options = {name: value for name, value in options.items() if value is not None}
     config = TrainConfig(
         method=args.method,
         data=args.data,

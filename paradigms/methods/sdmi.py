@@ -8,7 +8,8 @@
 
 Ablations: ``marginal`` drops the log-mean-exp term (joint term alone), ``predictor`` removes
 the online predictor, ``stop-grad`` lets the E-step move ξ too, ``alternating`` takes both steps
-from the same point. Defaults (ours, the prototype has no external recipe): τ = 0.1 (the cos-DV
+from the same point. ``target_update="ema"`` or ``"copy"`` swaps the gradient M-step for BYOL's or
+SimSiam's. Defaults (ours, the prototype has no external recipe): τ = 0.1 (the cos-DV
 monitor's, so training objective and tracked MI coincide); projector and predictor as BYOL's.
 """
 

@@ -1,0 +1,173 @@
+"""Training loop, files written, clean stops and the ``mitheory train`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mitheory.cli import main
+from paradigms.train import TrainConfig, train
+
+torch.set_num_threads(1)
+SMALL = {"n_train": 256, "n_test": 128}
+METRIC_FIELDS = {
+    "step", "loss", "mi_cosdv", "mi_infonce", "mi_jsd", "embed_std", "effective_rank",
+    "cluster_separation", "probe_acc", "knn_acc",
+}  # fmt: skip
+
+
+def small_config(tmp_path: Path, **kwargs) -> TrainConfig:
+    options = {
+        "method": "jmi",
+        "steps": 12,
+        "batch_size": 32,
+        "eval_every": 5,
+        "eval_pairs": 128,
+        "probe_train": 128,
+        "progress": False,
+        "out": str(tmp_path),
+        "data_options": SMALL,
+    }
+    options.update(kwargs)
+    return TrainConfig(**options)
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_train_writes_metrics_and_summary(tmp_path: Path) -> None:
+    summary = train(small_config(tmp_path))
+    lines = read_lines(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in lines] == [0, 5, 10, 12]  # step 0, every 5, and the last step
+    for record in lines:
+        assert METRIC_FIELDS <= set(record)
+    assert lines[0]["loss"] is None and all(isinstance(r["loss"], float) for r in lines[1:])
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == summary
+    assert summary["status"] == "ok" and summary["reason"] == ""
+    assert summary["steps_done"] == 12 and summary["final_step"] == 12
+    assert summary["mi_cosdv"] == lines[-1]["mi_cosdv"]
+    assert summary["initial"]["probe_acc"] == lines[0]["probe_acc"]
+    assert isinstance(summary["collapsed"], bool)
+    assert -1.0 <= summary["mi_monotonicity"] <= 1.0
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_linear_probe_schedule(tmp_path: Path) -> None:
+    train(small_config(tmp_path, probe_every=100))
+    lines = read_lines(tmp_path / "metrics.jsonl")
+    assert ["probe_acc" in r for r in lines] == [True, False, False, True]
+    assert all("knn_acc" in r for r in lines)
+
+
+def test_training_is_deterministic_on_cpu(tmp_path: Path) -> None:
+    first = train(small_config(tmp_path / "a", method="mocov2", seed=3))
+    second = train(small_config(tmp_path / "b", method="mocov2", seed=3))
+    other = train(small_config(tmp_path / "c", method="mocov2", seed=4))
+    drop = ("seconds", "config")
+    assert {k: v for k, v in first.items() if k not in drop} == {
+        k: v for k, v in second.items() if k not in drop
+    }
+    assert first["mi_cosdv"] != other["mi_cosdv"]
+
+
+def test_sdmi_runs_both_blocks_and_an_ablated_variant(tmp_path: Path) -> None:
+    summary = train(small_config(tmp_path, method="sdmi", ablate="alternating,predictor"))
+    assert summary["status"] == "ok" and summary["ablate"] == ["alternating", "predictor"]
+    assert summary["paradigm"] == "sdmi"
+
+
+def test_non_finite_loss_stops_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NaN appearing mid-run: the run stops, the reason is recorded, no NaN reaches the files."""
+    from paradigms.methods.jmi import JMI
+
+    calls = {"n": 0}
+    original = JMI.objective
+
+    def objective_turning_nan(self, z_a, z_b):
+        calls["n"] += 1
+        loss = original(self, z_a, z_b)
+        return loss * float("nan") if calls["n"] >= 7 else loss
+
+    monkeypatch.setattr(JMI, "objective", objective_turning_nan)
+    summary = train(small_config(tmp_path))
+    assert summary["status"] == "stopped"
+    assert "non-finite loss" in summary["reason"] and "step 7" in summary["reason"]
+    assert summary["steps_done"] == 6 and summary["final_step"] == 5
+    text = (tmp_path / "metrics.jsonl").read_text() + (tmp_path / "summary.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"steps": -5}, "steps must be a positive integer"),
+        ({"method": "swav"}, "unknown method 'swav'"),
+        ({"ablate": "dropout"}, "unknown ablation"),
+        ({"method": "simclr", "ablate": "predictor"}, "do not apply to method 'simclr'"),
+        ({"method": "simsiam", "ablate": "alternating"}, "do not apply"),
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"batch_size": 1}, "batch_size"),
+    ],
+)
+def test_config_rejects_bad_input(tmp_path: Path, kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        small_config(tmp_path, **kwargs)
+
+
+def test_unknown_data_and_device_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown data set 'gaussian'"):
+        train(small_config(tmp_path, data="gaussian"))
+    with pytest.raises(ValueError, match="unknown device"):
+        train(small_config(tmp_path, device="tpu9"))
+
+
+def test_cli_train_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code = main(
+        ["train", "--method", "vicreg", "--steps", "6", "--eval-every", "3", "--batch-size", "32",
+         "--out", str(out), "--no-progress", "--seed", "1"]
+    )  # fmt: skip
+    assert code == 0
+    assert "vicreg: MI(cos-DV)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["batch_size"] == 32 and summary["seed"] == 1
+    assert len(read_lines(out / "metrics.jsonl")) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--method", "jmi", "--steps", "0"], "steps must be a positive integer"),
+        (["--method", "nope"], "unknown method 'nope'"),
+        (["--method", "simclr", "--ablate", "predictor"], "do not apply to method 'simclr'"),
+        (["--method", "jmi", "--ablate", "marginal,foo"], "unknown ablation(s) 'foo'"),
+    ],
+)
+def test_cli_train_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["train", *argv, "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_train_diverging_run_stops_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A learning rate of 1e30 overflows the weights within a few steps: exit code 1, a one-line
+    reason on stderr and in summary.json, no traceback."""
+    code = main(
+        ["train", "--method", "vicreg", "--steps", "30", "--lr", "1e30", "--batch-size", "32",
+         "--out", str(tmp_path), "--no-progress"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("mitheory train: stopped:") and len(err.strip().splitlines()) == 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["reason"] in err
