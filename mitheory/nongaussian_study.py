@@ -431,6 +431,26 @@ def report_sections(quick: bool, seed: int, out: Path) -> list[Section]:
                f"{noise_rows[-1]['residual_theory']:.3f}), d = {cfg.barlow_dim}, N = "
                f"{cfg.barlow_batch}")
 
+    sym = [r for r in t_rows if r["symmetric"] and r["error_ratio"] is not None]
+    half = {r["family"]: (r["plug_in_ci"][1] - r["plug_in_ci"][0]) / 2 for r in s_rows
+            if r["M"] is not None}
+    last = {r["family"]: abs(r["taylor_error"]) for r in t_rows
+            if r["dim"] == cfg.dims[-1] and r["taylor_error"] is not None}
+    resolved = sorted(f for f in last if last[f] > half[f])
+    monotone = all(sl["spearman"] == 1.0 for sl in slopes)
+    findings = (
+        f"Among symmetric families with finite M the error ratio to the Gaussian error spans "
+        f"{min(r['error_ratio'] for r in sym):.3g} to {max(r['error_ratio'] for r in sym):.3g}"
+        + (" and rises monotonically with κ₄ at every d. " if monotone else
+           f"; Spearman ρ per d: {[round(sl['spearman'], 2) for sl in slopes]}. ")
+        + f"M is +∞ in {n_inf} of {len(t_rows)} family×d cases: every family with exponential "
+        "or heavier tails (Laplace, Student-t, exponential) and the scale mixture whose largest "
+        "variance pushes ρ(K) past 1 — there the Taylor surrogate is finite and its error "
+        "unbounded, while batch plug-in estimates stay finite. On batches of "
+        f"N = {cfg.barlow_batch} (d = {cfg.dims[-1]}) the population Taylor error exceeds the "
+        f"95 % half-width of the batch plug-in marginal term only for {', '.join(resolved)} "
+        f"(median half-width {float(np.median(list(half.values()))):.2g} nats); for the other "
+        "finite families batch noise is larger than the expansion error.")
     md_t4 = ["Isserlis' theorem derived from the Gaussian MGF (sympy), and checked on samples.\n"]
     for dv in derivations[:3]:
         md_t4.append(f"$$ {dv.latex} $$\n")
@@ -441,6 +461,15 @@ def report_sections(quick: bool, seed: int, out: Path) -> list[Section]:
         f"correlation C; s set so ρ(K) = {cfg.rho_k} for Gaussian data. M exact (enumeration) or "
         f"conditional Monte Carlo (n = {cfg.n_mc}, control variates). Errors in nats.\n",
         f"$$ {derivations[3].latex} $$\n",
+        "With T = sᵀGu (G = AᵀWB, unit-variance independent sources), the error expands as "
+        "M − ½Var T = κ₃(T)/6 + κ₄(T)/24 + O(s⁶) with κ₃(T) = Σ G_mn³ E[s_m³] E[u_n³] and\n\n"
+        r"$$ \kappa_4(T) = 6\,\mathrm{tr}H^2 + 3\sum_m \kappa_4(s_m) H_{mm}^2 + 3\sum_n "
+        r"\kappa_4(u_n)\lVert g_n\rVert^4 + \sum_{mn}\kappa_4(s_m)\kappa_4(u_n)G_{mn}^4,"
+        r"\quad H = GG^\top, $$"
+        "\n\nso at a fixed critic the error grows with the sources' excess kurtosis (linear plus a "
+        "product term), and skewness enters one order earlier. `taylor4_error` is M minus the "
+        "4th-order surrogate built from these population cumulants.\n",
+        f"**Findings.** {findings}\n",
         _table(t_rows, ["dim", "family", "excess_kurtosis", "skewness", "method", "M", "se",
                         "taylor_error", "taylor4_error", "gaussian_error", "error_ratio"]),
         "\nSlope of error ratio on excess kurtosis (symmetric families with finite M):\n\n",
