@@ -487,6 +487,16 @@ def report_sections(quick: bool, seed: int, out: Path) -> list[Section]:
         "λ ≈ 5·10⁻³ is not what the reduction gives. At s = 1 the exact Gaussian marginal term is "
         "+∞ (ρ(K) = λ_max(C^aa C^bb) ≥ 1), so the reduction holds where the expansion it comes "
         f"from diverges. Aligned-batch check: max deviation {aligned:.2e} nats.\n",
+        "Without the diagonal part of the assumption, standardized features give exactly "
+        "$L_{\\mathrm{TDV}} = -s\\sum_k(1-C^{ab}_{kk}) + sd - \\tfrac{s^2}{2}d - "
+        "\\tfrac{s^2}{2}\\sum_{k\\ne l}C^{aa}_{kl}C^{bb}_{kl}$: the invariance term is "
+        "*linear* in 1 − C_kk (equal to (s/2)·Σ_k E(a_k − b_k)², VICReg's MSE), and the diagonal "
+        "residual −½s²Σ_k(1 − C_kk²) ≈ −s²Σ_k(1 − C_kk) is of the same order as that term. So the "
+        "redundancy penalty follows from the expansion, but the squared invariance of Barlow "
+        "Twins comes from the assumption, not from the expansion. The relaxation table shows "
+        "view noise moves only the diagonal part (population off-diagonal part 0; the small "
+        "measured one is finite-batch error that shrinks with N), "
+        "while asymmetric views (C^aa ≠ C^bb) create an off-diagonal residual.\n",
         _table(b_rows, ["kind", "level", "residual", "diagonal", "offdiagonal", "M_exact",
                         "M_taylor2", "M_barlow", "M_vicreg"]),
     ]

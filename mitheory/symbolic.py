@@ -177,6 +177,12 @@ def taylor_dv_barlow_reduction(dim: int) -> Derivation:
         L_TDV − [d/2 − (s²/2) L_BT^{(1/s)}(C^ab)] = −½ s² Σ_kl (C^aa_kl C^bb_kl − (C^ab_kl)²),
     which for standardized features (C^aa_kk = C^bb_kk = 1) splits into a diagonal part
     −½ s² Σ_k (1 − (C^ab_kk)²) and an off-diagonal part −½ s² Σ_{k≠l}(C^aa_kl C^bb_kl − C^ab_kl²).
+    Without the diagonal assumption, standardized features give exactly
+        L_TDV = −s Σ_k (1 − C^ab_kk) + s d − ½ s² d − ½ s² Σ_{k≠l} C^aa_kl C^bb_kl:
+    a *linear* invariance term (= (s/2)·Σ_k E(a_k − b_k)², VICReg's MSE) plus the redundancy
+    term. The diagonal residual ≈ −s² Σ_k (1 − C_kk) near alignment is first order in the
+    misalignment, as large as the invariance term itself, so Barlow Twins' *squared* invariance
+    is the assumption's doing, not a consequence of the expansion.
     ``result`` holds these expressions; the check verifies all three identities for symbolic C, s.
     """
     if not (isinstance(dim, int) and 1 <= dim <= 6):
@@ -205,9 +211,13 @@ def taylor_dv_barlow_reduction(dim: int) -> Derivation:
     diag_part = -s**2 / 2 * sum(1 - cab[k, k] ** 2 for k in rng)
     offdiag_part = -s**2 / 2 * sum(caa[k, l] * cbb[k, l] - cab[k, l] ** 2
                                    for k in rng for l in rng if k != l)
+    standardized = sp.expand(l_tdv.subs(std))
+    linear_form = (-s * sum(1 - cab[k, k] for k in rng) + s * dim - s**2 * dim / 2
+                   - s**2 / 2 * sum(caa[k, l] * cbb[k, l] for k in rng for l in rng if k != l))
     at_s1 = (l_assumed - (sp.Rational(dim, 2) - barlow(c_sym, 1, 1) / 2)).subs(s, 1)
     check = ((l_assumed - bt_assumed) ** 2 + (l_tdv - bt_form - residual_exact) ** 2
-             + (residual_exact.subs(std) - diag_part - offdiag_part) ** 2 + at_s1**2)
+             + (residual_exact.subs(std) - diag_part - offdiag_part) ** 2 + at_s1**2
+             + (standardized - linear_form) ** 2)
     latex = (
         r"L_{\mathrm{TDV}} = s\,\mathrm{tr}\,C^{ab} - "
         r"\tfrac{s^2}{2}\sum_{k,l}C^{aa}_{kl}C^{bb}_{kl}"
@@ -219,7 +229,7 @@ def taylor_dv_barlow_reduction(dim: int) -> Derivation:
     )
     result = {"taylor_dv": l_tdv, "taylor_dv_assumed": sp.expand(l_assumed),
               "barlow_form_assumed": sp.expand(bt_assumed), "barlow_form": sp.expand(bt_form),
-              "residual": residual_exact,
+              "residual": residual_exact, "taylor_dv_standardized": standardized,
               "residual_diagonal": diag_part, "residual_offdiagonal": offdiag_part,
               "s": s, "C": c_sym, "C_aa": caa, "C_bb": cbb, "C_ab": cab}
     return _verified(f"taylor_dv_barlow_{dim}", result, latex, check)
