@@ -70,3 +70,40 @@ def test_bad_names_and_arguments():
         build_backbone("resnet18", in_channels=0)
     with pytest.raises(ValueError, match="width"):
         build_backbone("smallcnn", width=0)
+
+
+def _gpu_check_main():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_check"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.mark.slow
+def test_gpu_check_script_cpu_smoke(tmp_path):
+    """The GPU check script's ResNet-18 SimCLR path runs end to end on CPU (--tiny)."""
+    import json
+
+    out = tmp_path / "gpu_check.json"
+    assert _gpu_check_main()(["--device", "cpu", "--tiny", "--methods", "simclr-plain",
+                              "--out", str(out)]) == 0
+    result = json.loads(out.read_text())["results"][0]
+    assert result["method"] == "simclr-plain" and result["finite"] and result["steps"] == 3
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_check_script_on_cuda(tmp_path):
+    import json
+
+    out = tmp_path / "gpu_check.json"
+    args = ["--methods", "simclr-plain", "--seconds", "10", "--max-steps", "30", "--out", str(out)]
+    assert _gpu_check_main()(args) == 0
+    result = json.loads(out.read_text())["results"][0]
+    assert result["images_per_s"] > 0 and result["peak_mem_gib"] > 0
