@@ -14,7 +14,8 @@ average gives ∂L/∂θ again. A plain ``all_gather`` (no gradient to other ran
 gets this wrong — the test suite checks both against a single process.
 
 Batch statistics (Barlow Twins, VICReg) use :func:`all_reduce_sum_with_grad`, whose backward is the
-same sum; :func:`global_mean` and :func:`global_cross_correlation` build on it.
+same sum; :func:`global_mean`, :func:`global_covariance` and :func:`global_cross_correlation` build
+on it.
 """
 
 from __future__ import annotations
@@ -160,6 +161,21 @@ def global_mean(z: torch.Tensor) -> torch.Tensor:
     if is_active():
         dist.all_reduce(count, op=dist.ReduceOp.SUM)
     return total / count
+
+
+def global_covariance(z: torch.Tensor) -> torch.Tensor:
+    """Unbiased covariance [d, d] of ``z`` [n, d] over the global batch, differentiable:
+    Σ_i (z_i − μ)(z_i − μ)ᵀ / (N − 1) with μ the global mean and N the global batch size (VICReg's
+    variance and covariance terms read its diagonal and off-diagonal)."""
+    if z.ndim != 2:
+        raise ValueError(f"z must be [n, d], got shape {tuple(z.shape)}")
+    centred = z - global_mean(z)
+    n = torch.tensor(float(z.shape[0]), device=z.device)
+    if is_active():
+        dist.all_reduce(n, op=dist.ReduceOp.SUM)
+    if float(n) < 2:
+        raise ValueError("the covariance needs a global batch of at least 2 samples")
+    return all_reduce_sum_with_grad(centred.T @ centred) / (n - 1)
 
 
 def global_cross_correlation(

@@ -1,7 +1,8 @@
 """Distributed helpers: a real 2-process gloo DDP run on CPU must give the loss and gradients of a
-single process on the full batch (to 1e-5), for an NT-Xent loss on gathered embeddings, a rank-local
-InfoNCE share, and Barlow Twins from gathered embeddings or from the all-reduced cross-correlation.
-A plain all_gather (no gradient to the other ranks' slices) must NOT match: the check can fail."""
+single process on the full batch (to 1e-5), for an NT-Xent loss on gathered embeddings, a
+rank-local InfoNCE share, Barlow Twins from gathered embeddings or from the all-reduced
+cross-correlation, and a VICReg-style loss from all-reduced covariances. A plain all_gather (no
+gradient to the other ranks' slices) must NOT match: the check can fail."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ LOSSES = {
     "barlow_allreduce": lambda za, zb, gather, ctx: _barlow_from_c(
         D.global_cross_correlation(za, zb)
     ),
+    "vicreg_stats": lambda za, zb, gather, ctx: _vicreg_from_stats(
+        D.global_covariance(za), D.global_covariance(zb), D.global_mean((za - zb).pow(2)).mean()
+    ),
     "ntxent_naive": lambda za, zb, gather, ctx: nt_xent_loss(_naive_gather(za), _naive_gather(zb)),
 }
 
@@ -65,6 +69,16 @@ LOSSES = {
 def _barlow_from_c(c: torch.Tensor) -> torch.Tensor:
     off = c - torch.diag(torch.diagonal(c))
     return (1 - torch.diagonal(c)).pow(2).sum() + 0.05 * off.pow(2).sum()
+
+
+def _vicreg_from_stats(cov_a: torch.Tensor, cov_b: torch.Tensor, mse: torch.Tensor) -> torch.Tensor:
+    """VICReg-style loss from batch statistics: invariance + variance hinge + covariance."""
+    loss = 25 * mse
+    for cov in (cov_a, cov_b):
+        std = torch.sqrt(torch.diagonal(cov) + 1e-4)
+        off = cov - torch.diag(torch.diagonal(cov))
+        loss = loss + 25 * F.relu(1 - std).mean() + off.pow(2).sum() / cov.shape[0]
+    return loss
 
 
 def _single_process(name: str) -> tuple[float, list[torch.Tensor]]:
@@ -75,6 +89,8 @@ def _single_process(name: str) -> tuple[float, list[torch.Tensor]]:
         loss = _local_infonce(za, zb, 0)
     elif name == "barlow_allreduce":
         loss = _barlow_from_c(standardize(za).T @ standardize(zb) / N)
+    elif name == "vicreg_stats":
+        loss = _vicreg_from_stats(torch.cov(za.T), torch.cov(zb.T), (za - zb).pow(2).mean())
     else:
         loss = LOSSES[name.replace("_naive", "")](za, zb, lambda z: z, 0)
     loss.backward()
@@ -110,7 +126,9 @@ def ddp_results(tmp_path_factory):
     return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD)]
 
 
-@pytest.mark.parametrize("name", ["ntxent", "infonce_share", "barlow_gather", "barlow_allreduce"])
+@pytest.mark.parametrize(
+    "name", ["ntxent", "infonce_share", "barlow_gather", "barlow_allreduce", "vicreg_stats"]
+)
 def test_two_process_loss_and_gradients_equal_single_process(ddp_results, name):
     ref_loss, ref_grads = _single_process(name)
     for rank in range(WORLD):
@@ -135,6 +153,7 @@ def test_single_process_helpers_are_identities():
     torch.testing.assert_close(
         D.global_cross_correlation(z, 2 * z), standardize(z).T @ standardize(2 * z) / 4
     )
+    torch.testing.assert_close(D.global_covariance(z), torch.cov(z.T))
     ctx = D.init_distributed("cpu")
     assert not ctx.is_distributed and ctx.is_main and D.wrap_ddp(nn.Linear(2, 2), ctx)
 
