@@ -166,7 +166,9 @@ def run_report(
     }
     files = [REPORT_FILE, RESULTS_FILE, *figures]
     results = {
-        "claims": [c.to_dict() for s in sections for c in s.claims],
+        "claims": [
+            c.to_dict() for c in sorted((c for s in sections for c in s.claims), key=lambda c: c.id)
+        ],
         "sections": [
             {"title": s.title, "figures": s.figures, "data": _jsonable(s.data)} for s in sections
         ],
