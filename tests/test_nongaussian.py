@@ -180,6 +180,7 @@ def test_report_sections_write_figures_and_return_claims(tmp_path) -> None:
     sections = report_sections(quick=True, seed=0, out=tmp_path)
     claims = {c.id: c for s in sections for c in s.claims}
     assert sorted(claims) == ["T4", "T5", "T6"]
+    assert all("|" not in c.detail for c in claims.values())  # details go into a Markdown table
     for s in sections:
         for fig in s.figures:
             data = (tmp_path / fig).read_bytes()
