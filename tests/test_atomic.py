@@ -36,3 +36,14 @@ def test_json_rejects_nan(tmp_path):
     assert not (tmp_path / "r.json").exists()
     atomic_write_json(tmp_path / "r.json", {"mi": 1.5})
     assert json.loads((tmp_path / "r.json").read_text()) == {"mi": 1.5}
+
+
+def test_written_file_has_the_umask_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "m.txt", "x")
+    finally:
+        os.umask(mask)
+    assert (p.stat().st_mode & 0o777) == 0o644
