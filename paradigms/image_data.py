@@ -45,6 +45,7 @@ IMAGE_DATASETS = (
     "imagefolder:PATH",
 )
 SPLITS = ("train", "test")
+MAX_IN_MEMORY_BYTES = 8 * 2**30  # load_ssl_data refuses image folders larger than this as float32
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
 
 # The 100 ImageNet classes (WordNet ids) of ImageNet-100 as defined by CMC (Tian, Krishnan & Isola,
@@ -533,13 +534,26 @@ def load_ssl_data(
             seed=seed,
             image_size=image_size if image_size is not None or ":" not in name else 64,
         )
-        if isinstance(ds, ImageFolderDataset):
-            ds = ds.to_tensors(name)
+        keep = None
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ValueError(f"n_{split} must be a positive integer, got {limit!r}")
             gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
             keep = torch.randperm(len(ds), generator=gen)[: min(limit, len(ds))]
+        if isinstance(ds, ImageFolderDataset):
+            if keep is not None:
+                ds.samples = [ds.samples[i] for i in keep.tolist()]
+            side = ds.image_size or 0
+            need = len(ds) * 3 * side * side * 4  # float32 in memory
+            if need > MAX_IN_MEMORY_BYTES:
+                raise ValueError(
+                    f"{name} {split}: {len(ds)} images of {side}×{side} need "
+                    f"{need / 2**30:.1f} GiB as float32 tensors (limit "
+                    f"{MAX_IN_MEMORY_BYTES / 2**30:.0f} GiB); pass n_{split}=… or read "
+                    "ImageFolderDataset through a DataLoader"
+                )
+            ds = ds.to_tensors(name)
+        elif keep is not None:
             ds = ImageTensors(ds.images[keep], ds.labels[keep], ds.num_classes, ds.name)
         parts.append(ds)
     train, test = parts

@@ -138,6 +138,11 @@ def test_image_folder_reader(tmp_path):
     assert mem.images.shape == (4, 3, 8, 8) and mem.labels.tolist() == [0, 0, 1, 1]
     raw = D.load_image_dataset(f"imagefolder:{tmp_path}")
     assert raw[0][0].shape == (3, 10, 14)
+    pytest.importorskip("paradigms.data")
+    data = D.load_ssl_data(f"imagefolder:{tmp_path}", n_train=3, image_size=8)
+    assert data.train_x.shape == (3, 3, 8, 8) and data.test_x.shape == (4, 3, 8, 8)
+    with pytest.raises(ValueError, match="GiB"):
+        D.load_ssl_data(f"imagefolder:{tmp_path}", image_size=40_000)
 
 
 def test_tinyimagenet_validation_annotations(tmp_path):
