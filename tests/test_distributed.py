@@ -7,6 +7,8 @@ gradient to the other ranks' slices) must NOT match: the check can fail."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -122,7 +124,15 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(str(tmp / "pg"), str(tmp)), nprocs=WORLD, join=True)
+    # The spawned children unpickle _worker by this module's name: ``test_distributed`` (pytest's
+    # prepend import mode, tests/ on sys.path) or ``tests.test_distributed`` (importlib mode, which
+    # needs the repository root on sys.path). Children inherit the parent's sys.path.
+    root = str(Path(__file__).resolve().parents[1])
+    sys.path.insert(0, root)
+    try:
+        mp.spawn(_worker, args=(str(tmp / "pg"), str(tmp)), nprocs=WORLD, join=True)
+    finally:
+        sys.path.remove(root)
     return [torch.load(tmp / f"rank{r}.pt") for r in range(WORLD)]
 
 
