@@ -219,7 +219,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             metrics_file.write(json.dumps(record, allow_nan=False) + "\n")
             metrics_file.flush()
 
-    status, reason, step = "ok", "", 0
+    status, reason, steps_done = "ok", "", 0
     losses: list[float] = []
     bar = tqdm(total=config.steps, disable=not config.progress, file=sys.stderr, desc=config.method)
     try:
@@ -240,6 +240,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 if block is blocks[0]:
                     losses.append(float(loss.detach()))
             method.after_step(step / config.steps)
+            steps_done = step
             bar.update(1)
             if step % config.eval_every == 0 or step == config.steps:
                 last = step == config.steps
@@ -256,7 +257,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if metrics_file is not None:
             metrics_file.close()
 
-    final = history[-1]
+    final = history[-1] if history else {}  # empty only when the step-0 evaluation failed
     summary: dict[str, Any] = {
         "method": config.method,
         "paradigm": method.paradigm,
@@ -264,19 +265,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "ablate": sorted(config.ablate),
         "seed": config.seed,
         "steps": config.steps,
-        "steps_done": step if status == "ok" else step - 1,
+        "steps_done": steps_done,
         "status": status,
         "reason": reason,
         **{k: v for k, v in final.items() if k not in ("step", "loss")},
-        "final_step": final["step"],
-        "loss": final["loss"],
-        "initial": {k: v for k, v in history[0].items() if k not in ("step", "loss")},
+        "final_step": final.get("step"),
+        "loss": final.get("loss"),
+        "initial": {k: v for k, v in history[0].items() if k not in ("step", "loss")}
+        if history
+        else {},
         "mi_monotonicity": _spearman(
             [r["step"] for r in history], [r["mi_cosdv"] for r in history]
         ),
         "collapsed": is_collapsed(
             final["embed_std"], final["effective_rank"], final["embedding_dim"]
-        ),
+        )
+        if history
+        else None,
         "seconds": round(time.perf_counter() - start, 3),
         "config": {k: (sorted(v) if k == "ablate" else v) for k, v in asdict(config).items()},
     }

@@ -102,6 +102,21 @@ def test_non_finite_loss_stops_cleanly(tmp_path: Path, monkeypatch: pytest.Monke
     assert "NaN" not in text and "Infinity" not in text
 
 
+def test_failing_monitor_stops_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-finite embeddings make the monitors raise; the run stops at once with the reason."""
+    from paradigms import train as train_module
+
+    def broken(*args, **kwargs):
+        raise ValueError("z_a contains NaN or infinite values; expected finite embeddings")
+
+    monkeypatch.setattr(train_module, "collect_metrics", broken)
+    summary = train(small_config(tmp_path))
+    assert summary["status"] == "stopped" and summary["steps_done"] == 0
+    assert summary["reason"].startswith("monitors failed at step 0: z_a contains NaN")
+    assert summary["collapsed"] is None
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "stopped"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
