@@ -60,11 +60,12 @@ class SeparableCritic(nn.Module):
     """S_ij = g(x_i)·h(y_j) + a(x_i) + b(y_j) with MLP encoders g, h: → R^embed (Poole et al. 2019).
 
     With ``skip`` each encoder is an MLP plus a linear map of its input, g(x) = W x + MLP(x), so the
-    bilinear critic xᵀ W_gᵀ W_h y is reachable at initialisation-scale effort; with ``offsets`` each
-    encoder also emits a scalar a(x) (resp. b(y)), the terms that depend on one side only — e.g.
-    the −½ xᵀA x part of a Gaussian log density ratio, which a pure dot product of bottlenecked
-    embeddings represents poorly. ``skip=False, offsets=False`` is the plain S = g(x) h(y)ᵀ.
-    Scores of all N² pairs cost two encoder passes and one [N, embed] × [embed, N] product.
+    bilinear critic xᵀ W_gᵀ W_h y is reachable directly, and the critic starts at S ≡ 0 (below).
+    With ``offsets`` each encoder also emits a scalar a(x) (resp. b(y)), the terms that depend on
+    one side only — e.g. the −½ xᵀA x part of a Gaussian log density ratio, which a pure dot
+    product of bottlenecked embeddings represents poorly. ``skip=False, offsets=False`` is the
+    plain S = g(x) h(y)ᵀ. Scores of all N² pairs cost two encoder passes and one
+    [N, embed] × [embed, N] product.
     """
 
     def __init__(
@@ -81,11 +82,17 @@ class SeparableCritic(nn.Module):
         self.h = mlp(dim_y, hidden, layers, out, gen)
         self.g_skip = _linear(dim_x, out, gen, bias=False) if skip else None
         self.h_skip = _linear(dim_y, out, gen, bias=False) if skip else None
-        if skip and layers > 0:  # start as the bilinear critic; the MLPs grow from zero
+        if self.g_skip is not None and self.h_skip is not None:
+            # Start from S ≡ 0 (the critic of independence; every bound is then finite and
+            # small): zero the MLP heads, h's linear path and g's offset. The gradient still
+            # flows: ∂S/∂h_skip = g_skip(x) ≠ 0 and ∂S/∂a(x) = 1.
             with torch.no_grad():
                 for net in (self.g, self.h):
                     net[-1].weight.zero_()
                     net[-1].bias.zero_()
+                self.h_skip.weight.zero_()
+                if offsets:
+                    self.g_skip.weight[-1].zero_()
         self.offsets = offsets
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

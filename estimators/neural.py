@@ -32,6 +32,12 @@ between the population value of the bound for a trained critic and the true MI �
 is a lower bound in expectation (DV, NWJ, JSD→NWJ, MINE), or capped at log n_k (InfoNCE), or
 biased by the clip (SMILE) — so when the critic is poor the interval sits below the truth.
 
+Known biases (measured with the exact optimal critic T* on 20-dim Gaussians, one held-out block
+of 2500 pairs, so they are properties of the read-outs, not of training): DV and NWJ within
+±0.05 nats of I from 2 to 10 nats; InfoNCE 1.99, 3.88, 5.49, 6.65, 7.33 for I = 2, 4, 6, 8, 10
+(capped by log 2500 = 7.82); SMILE with clip 5 *over*-estimates: 2.03, 4.27, 6.71, 9.29, 11.97
+(clipping the marginal scores lowers the log-partition term; SMILE is not a lower bound).
+
 All values are in nats.
 """
 
@@ -90,13 +96,13 @@ class NeuralConfig:
     offsets: bool = True
     batch_size: int = 256
     max_steps: int = 1000
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.0
     folds: int = 2
     test_fraction: float = 0.5
     val_fraction: float = 0.2
-    eval_every: int = 50
-    patience: int = 5
+    eval_every: int = 25
+    patience: int = 6
     clip: float = 5.0
     mine_rate: float = 0.01
     eval_batch: int = 4096
@@ -201,10 +207,10 @@ def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Reado
     log_m = float(np.logaddexp.reduce(t["log_row"]) - math.log(t["log_row"].size))
     spread = np.exp(t["log_row"] - log_m) + np.exp(t["log_col"] - log_m) - 2.0
     if method in ("nwj", "jsd"):
-        scale = math.exp(log_m - 1.0) if log_m - 1.0 < 709.0 else math.inf
-        value = joint - scale
-        psi = (t["diag"] - joint) - scale * spread if math.isfinite(scale) else t["diag"] * np.nan
-        return Readout(value, psi)
+        if log_m - 1.0 > 709.0:  # e^{M−1} overflows: the bound is −inf, no interval
+            return Readout(-math.inf, np.full_like(spread, np.nan))
+        scale = math.exp(log_m - 1.0)
+        return Readout(joint - scale, (t["diag"] - joint) - scale * spread)
     return Readout(joint - log_m, (t["diag"] - joint) - spread)
 
 
@@ -226,7 +232,7 @@ def _score_blocks(
 ) -> list[torch.Tensor]:
     """Score matrices of consecutive blocks of ≈ equal size ≤ eval_batch (each ≥ 2 pairs)."""
     n = x.shape[0]
-    count = max(1, math.ceil(n / eval_batch))
+    count = max(1, min(math.ceil(n / eval_batch), n // 2))
     edges = np.linspace(0, n, count + 1).round().astype(int)
     with torch.no_grad():
         return [critic(x[a:b], y[a:b]) for a, b in itertools.pairwise(edges)]
@@ -341,8 +347,12 @@ def _fold_ids(n: int, config: NeuralConfig, gen: torch.Generator) -> list[np.nda
     """Held-out index sets: a random partition into ``folds`` parts, or one test part."""
     perm = torch.randperm(n, generator=gen).numpy()
     if config.folds == 1:
-        n_test = min(n - 4, max(2, round(config.test_fraction * n)))
+        n_test = max(2, min(n - 4, round(config.test_fraction * n)))
         return [np.sort(perm[:n_test])]
+    if n // config.folds < 2:
+        raise ValueError(
+            f"folds = {config.folds} leaves fewer than 2 held-out pairs per fold (n = {n})"
+        )
     return [np.sort(part) for part in np.array_split(perm, config.folds)]
 
 

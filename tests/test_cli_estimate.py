@@ -11,7 +11,7 @@ import pytest
 from mitheory.cli import main
 
 
-def _write_pair(folder, n=160, rho=0.8, seed=0, fmt="npy"):
+def _write_pair(folder, n=60, rho=0.8, seed=0, fmt="npy"):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 2))
     y = rho * x + math.sqrt(1 - rho**2) * rng.normal(size=(n, 2))
@@ -72,7 +72,7 @@ def test_bad_files_exit_2_with_message(tmp_path, capsys, make, fragment):
     (tmp_path / "bad.json").write_text("{}")
     (tmp_path / "words.csv").write_text("a,b\nc,d\n")
     np.save(tmp_path / "short.npy", np.arange(10.0))
-    bad = np.arange(160.0)
+    bad = np.arange(60.0)
     bad[3] = np.nan
     np.save(tmp_path / "nan.npy", bad)
     px, py = make(tmp_path)

@@ -228,7 +228,7 @@ def test_interval_covers_truth_for_a_well_specified_critic():
     value I_W = max_w [wρ + ½ log(1 − w²)] (DESIGN.md §3 closed form, K = w²), below I; a trained
     critic should land within the interval (plus 0.02 nats of optimisation slack) of I_W."""
     rho = 0.6
-    x, y = gaussian_pairs(4000, rho, seed=8)
+    x, y = gaussian_pairs(2000, rho, seed=8)
     w = np.linspace(0, 0.99, 100_000)
     i_w = float(np.max(w * rho + 0.5 * np.log1p(-(w**2))))
     r = estimate_mi(x, y, method="dv", critic="bilinear", lr=0.05, seed=0)
@@ -236,13 +236,20 @@ def test_interval_covers_truth_for_a_well_specified_critic():
     assert r.mi <= -0.5 * math.log(1 - rho**2) + 2 * (r.ci[1] - r.mi)  # a lower bound on I
 
 
-@pytest.mark.parametrize("method", ["smile", "infonce", "jsd"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "smile",
+        pytest.param("infonce", marks=pytest.mark.slow),
+        pytest.param("jsd", marks=pytest.mark.slow),
+    ],
+)
 def test_default_estimators_recover_one_dim_gaussian_mi(method):
-    """Defaults on n = 2000 pairs, ρ = 0.8 (I = 0.511 nats): the truth must lie within the CI
+    """Defaults on n = 1000 pairs, ρ = 0.8 (I = 0.511 nats): the truth must lie within the CI
     widened by 0.05 nats, the share of the bound gap we accept from a trained critic."""
     rho = 0.8
     truth = -0.5 * math.log(1 - rho**2)
-    x, y = gaussian_pairs(2000, rho, seed=9)
+    x, y = gaussian_pairs(1000, rho, seed=9)
     r = estimate_mi(x, y, method=method, seed=0)
     assert r.ci[0] - 0.05 <= truth <= r.ci[1] + 0.05
 
@@ -253,3 +260,17 @@ def test_config_is_frozen_and_validated():
         cfg.lr = 1.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="clip"):
         NeuralConfig(clip=-1.0)
+
+
+def test_too_few_pairs_for_the_split_is_a_clear_error():
+    x, y = gaussian_pairs(12, 0.5, seed=0)
+    with pytest.raises(ValueError, match="fewer than 2 held-out pairs"):
+        estimate_mi(x, y, method="dv", folds=7)
+    with pytest.raises(ValueError, match="too few training pairs"):
+        estimate_mi(x[:5], y[:5], method="dv")
+
+
+def test_nwj_readout_overflow_is_minus_infinity_not_nan():
+    s = torch.full((4, 4), 800.0, dtype=torch.float64)  # e^{800 − 1} overflows float64
+    r = readout("nwj", [s])
+    assert r.value == -math.inf
