@@ -31,6 +31,11 @@ K − 1 degrees of freedom) the variability of the critic training. It does *not
 between the population value of the bound for a trained critic and the true MI — every read-out
 is a lower bound in expectation (DV, NWJ, JSD→NWJ, MINE), or capped at log n_k (InfoNCE), or
 biased by the clip (SMILE) — so when the critic is poor the interval sits below the truth.
+Measured (30 independent data sets and seeds, 5+5-dim Gaussians, I = 1, n = 2000, defaults): the
+spread of the estimates is 1.17× (SMILE) and 1.20× (InfoNCE) the mean reported standard error,
+and the interval covered the mean estimate 26/30 times — with two folds the one-degree-of-freedom
+τ² estimate is often truncated at 0, so the training part of the variance is under-covered. Use
+more ``folds`` for a better τ².
 
 Known biases (measured with the exact optimal critic T* on 20-dim Gaussians, one held-out block
 of 2500 pairs, so they are properties of the read-outs, not of training): DV and NWJ within
@@ -72,6 +77,8 @@ class NeuralConfig:
         hidden, layers, embed: MLP width, number of hidden layers, embedding size (separable,
             cosine); ``concat`` uses hidden and layers.
         temperature: τ of the cosine critic.
+        skip, offsets: linear path and one-sided scalar terms of the separable critic
+            (``estimators.critics.SeparableCritic``).
         batch_size: training mini-batch (score matrices are batch_size²).
         max_steps: most optimizer steps per fold.
         lr, weight_decay: AdamW settings.
@@ -85,6 +92,10 @@ class NeuralConfig:
         eval_batch: largest held-out block scored at once; larger folds are read out in blocks of
             about this size (the marginal term then uses within-block pairs, InfoNCE is capped at
             log block-size).
+
+    The defaults (separable critic, one hidden layer of 64, embedding 32, AdamW at 2e-3, batches
+    of 256, early stopping on 20 % of each training part) take 2–4 s per estimate for n = 5000
+    pairs on one CPU thread.
     """
 
     critic: str = "separable"
@@ -127,6 +138,9 @@ class NeuralConfig:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and low < v < high
             if not ok and not (name == "mine_rate" and v == 1.0):
                 raise ValueError(f"{name} must be a number in ({low}, {high}), got {v!r}")
+        for name in ("skip", "offsets"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
 
@@ -182,8 +196,9 @@ def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Reado
     """The read-out bound of ``method`` over held-out score blocks, with influence values.
 
     For one block this equals the ``bounds`` function (``dv``, ``nwj``, ``infonce``, ``smile``;
-    ``nwj`` of S + 1 for ``jsd``; ``dv`` for ``mine``). With several blocks the joint term averages
-    all diagonals and the marginal term all within-block off-diagonal pairs.
+    ``nwj`` of S + 1 for ``jsd``; ``dv`` for ``mine``). With several blocks (of sizes differing by
+    at most one) the joint term averages all diagonals and the marginal term the within-block
+    off-diagonal row means, i.e. all within-block pairs, equally weighted for equal blocks.
 
     Influence values (first-order Hoeffding/delta expansions), with d_k = S_kk, r_k and c_k the
     off-diagonal row and column means of e^S and m their mean:
