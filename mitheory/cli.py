@@ -89,7 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train an SDMI/JMI method and track MI and collapse")
     tr.add_argument("--method", required=True, help="method name (see paradigms.METHODS)")
-    tr.add_argument("--data", default="gaussian-mixture", help="data set name")
+    tr.add_argument(
+        "--data",
+        default=None,
+        help="gaussian-mixture (default), fashion-mnist, cifar10, cifar100, digits, fake, "
+        "tinyimagenet, imagenet100 or imagefolder:PATH",
+    )
+    tr.add_argument("--data-root", default=None, help="folder holding the data set's files")
+    tr.add_argument("--backbone", default=None, help="mlp (default), smallcnn, resnet18, resnet50")
+    tr.add_argument(
+        "--recipe",
+        default=None,
+        help="training recipe <method>-<data> (paradigms/recipes) or a .json file; flags override",
+    )
     tr.add_argument("--steps", type=int, default=None, help="optimizer steps")
     tr.add_argument("--ablate", default="", help="comma-separated components to switch off")
     tr.add_argument("--out", required=True, help="output folder")
@@ -99,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=None, help="learning rate (default 5e-3)")
     tr.add_argument("--batch-size", type=int, default=None, help="pairs per step (default 128)")
     tr.add_argument("--eval-every", type=int, default=None, help="steps between evaluations")
+    tr.add_argument("--optimizer", default=None, help="sgd, lars or adamw (default adamw)")
+    tr.add_argument("--weight-decay", type=float, default=None, help="on weights, not norms/biases")
+    tr.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps")
+    tr.add_argument("--lr-schedule", default=None, help="after warm-up: constant or cosine")
+    tr.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
+    tr.add_argument("--resume", action="store_true", help="continue from the last good checkpoint")
+    tr.add_argument("--amp", action="store_true", help="bf16 autocast (default: on for CUDA)")
+    tr.add_argument("--channels-last", action="store_true", help="(default: on for CUDA images)")
+    tr.add_argument("--compile", action="store_true", help="torch.compile the backbones")
+    tr.add_argument("--sync-batchnorm", action="store_true", help="global BN under torchrun")
     tr.set_defaults(func=_cmd_train)
     return parser
 

@@ -21,6 +21,7 @@ on it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -207,9 +208,97 @@ def global_cross_correlation(
 def convert_sync_batchnorm(model: nn.Module, enabled: bool = True) -> nn.Module:
     """Replace BatchNorm layers by SyncBatchNorm (statistics over the global batch) if enabled.
 
-    SyncBatchNorm computes its statistics across ranks only on CUDA with NCCL; on CPU keep it off.
+    SyncBatchNorm computes its statistics across ranks only on CUDA with NCCL; on CPU (gloo) use
+    :func:`convert_global_batchnorm`.
     """
     return nn.SyncBatchNorm.convert_sync_batchnorm(model) if enabled else model
+
+
+class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """Batch norm whose training statistics cover the global batch, on any backend (gloo too).
+
+    Per channel c over the N samples (and spatial positions) of all ranks:
+        μ_c = Σ x / M,  σ²_c = Σ (x − μ_c)² / M  (biased, M = global count),
+        y = γ_c (x − μ_c)/√(σ²_c + eps) + β_c;
+    the sums go through :func:`all_reduce_sum_with_grad`, so the gradient is the single-process
+    gradient on the concatenated batch (module docstring). Running statistics use the unbiased
+    σ²·M/(M − 1), as ``nn.BatchNorm``. Without an active process group, or in eval mode, it is
+    ordinary batch norm. Used by the training loop's SyncBN option on CPU; on CUDA the loop uses
+    ``nn.SyncBatchNorm``.
+    """
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:  # torch's name
+        if input.ndim < 2:
+            raise ValueError(f"GlobalBatchNorm expects [N, C, ...], got shape {tuple(input.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and is_active()):
+            return super().forward(x)
+        self._check_input_dim(x)
+        dims = [0, *range(2, x.ndim)]
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        count = torch.tensor(float(x.numel() // x.shape[1]), device=x.device)
+        dist.all_reduce(count, op=dist.ReduceOp.SUM)
+        xf = x.float()
+        mean = all_reduce_sum_with_grad(xf.sum(dim=dims)) / count
+        centred = xf - mean.view(shape)
+        var = all_reduce_sum_with_grad(centred.pow(2).sum(dim=dims)) / count
+        y = centred * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                factor = (
+                    1.0 / float(self.num_batches_tracked)
+                    if self.momentum is None
+                    else self.momentum
+                )
+                unbiased = var * count / (count - 1).clamp_min(1)
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), factor)
+        return y.to(x.dtype)
+
+
+def convert_global_batchnorm(module: nn.Module) -> nn.Module:
+    """``module`` with every ``nn.BatchNorm1d/2d/3d`` replaced by :class:`GlobalBatchNorm`
+    (same parameters, buffers and hyper-parameters); other modules are kept."""
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(
+        module, GlobalBatchNorm | nn.SyncBatchNorm
+    ):
+        new = GlobalBatchNorm(
+            module.num_features, module.eps, module.momentum, module.affine,
+            module.track_running_stats,
+        )
+        new.load_state_dict(module.state_dict())
+        new.train(module.training)
+        return new.to(
+            module.weight.device if module.weight is not None else torch.device("cpu")
+        )
+    for name, child in module.named_children():
+        module.add_module(name, convert_global_batchnorm(child))
+    return module
+
+
+def average_gradients(params: Sequence[torch.Tensor]) -> None:
+    """Replace each parameter's gradient by its mean over ranks (one coalesced all_reduce).
+
+    The same average DDP's reducer takes; the loop calls it after every update block's backward
+    because the blocks call sub-modules directly (DDP's hooks need its own ``forward``).
+    Parameters without a gradient are skipped (the same ones on every rank). No-op on one rank.
+    """
+    if not is_active():
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
 
 
 def wrap_ddp(model: nn.Module, ctx: DistContext, **kwargs: object) -> nn.Module:

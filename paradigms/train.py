@@ -4,14 +4,39 @@
     summary = train(config)
 
 One step: draw a batch, make two augmented views, run the method's update blocks in order (each
-zero_grad → loss → backward → step with its own optimizer), then ``method.after_step`` (EMA,
-queue). Every ``eval_every`` steps (and at step 0, the random-initialization baseline) the monitors
-run on a fixed set of held-out pairs: MI by cos-DV, InfoNCE and JSD with the fixed cosine critic
-(τ = 0.1), std of the l2-normalized embeddings, effective rank, cluster separation, and linear-probe
-and kNN accuracy of the backbone features. Each evaluation is one line of ``metrics.jsonl``;
-``summary.json`` holds the final values, ``mi_monotonicity`` (Spearman ρ of cos-DV MI against
-step), ``collapsed`` (``paradigms.monitors.is_collapsed`` on the final embeddings), ``status``
-("ok" or "stopped") and ``reason``. A non-finite loss or embedding stops the run cleanly.
+zero_grad → loss → backward → step with its own optimizer and learning-rate schedule), then
+``method.after_step`` (EMA targets with their cosine τ schedule, queues). Every ``eval_every``
+steps (and at step 0, the random-initialization baseline) the monitors run on a fixed set of
+held-out pairs: MI by cos-DV, InfoNCE and JSD with the fixed cosine critic (τ = 0.1), std of the
+l2-normalized embeddings, effective rank, cluster separation, and linear-probe and kNN accuracy of
+the backbone features. Each evaluation is one line of ``metrics.jsonl``; ``summary.json`` holds the
+final values, ``mi_monotonicity`` (Spearman ρ of cos-DV MI against step), ``collapsed``
+(``paradigms.monitors.is_collapsed`` on the final embeddings), ``status`` ("ok" or "stopped") and
+``reason``. A non-finite loss or embedding stops the run cleanly.
+
+Optimizers (:mod:`paradigms.optim`): SGD / LARS / AdamW over parameter groups without weight decay
+on norms and biases, linear warm-up then constant (``lr_schedule="constant"``, the default) or
+cosine decay to 0. Images (:mod:`paradigms.image_data`): the whole data set sits on the device and
+both views are augmented there in one batched call; on CUDA the loss runs under bf16 autocast (the
+objectives upcast embeddings, so loss statistics are fp32), with channels_last activations and
+optionally ``torch.compile``-d backbones. An online linear probe (``probes.OnlineLinearProbe``) is
+trained on the detached backbone features of the first view at every step (``online_probe_acc``).
+
+Checkpoints (:mod:`paradigms.checkpoint`): every ``checkpoint_every`` steps into
+``out/checkpoints``; with ``resume`` the run continues from the newest checkpoint that verifies
+(corrupted or partial files are skipped) and ends with the same parameters and metrics as an
+uninterrupted run, bit for bit on CPU.
+
+Multi-process (``torchrun``, :mod:`paradigms.distributed`): with ``WORLD_SIZE > 1`` each rank
+draws the same global batch and views (same generator) and keeps its shard of ``batch_size /
+world_size`` pairs. Forward hooks on the backbone(s) all-gather the features with an autograd-aware
+gather, so every head and loss — SimCLR/MoCo negatives, Barlow/VICReg batch statistics, BYOL
+targets, MoCo's queue keys — sees the global batch without changes to the methods; the loop then
+averages parameter gradients over ranks after each block's backward (what DDP's reducer does; the
+blocks call sub-modules directly, so DDP's forward hooks would not fire). The gradient is the
+single-process gradient on the full batch (checked to 1e-5 by the tests); with
+``sync_batchnorm`` the backbones' batch norms use global statistics too (``nn.SyncBatchNorm`` on
+CUDA, ``distributed.GlobalBatchNorm`` on gloo). Rank 0 writes the files.
 
 Randomness: model initialization, batches, augmentations and the held-out pairs all derive from
 ``seed``; on CPU two runs with the same config give identical metrics.
@@ -20,40 +45,56 @@ Randomness: model initialization, batches, augmentations and the held-out pairs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from scipy import stats
+from torch import nn
 from tqdm import tqdm
 
-from mitheory.atomic import atomic_write_json
+from mitheory.atomic import atomic_write_json, atomic_write_text
+from paradigms import distributed as dist_utils
 from paradigms.ablations import check_applicable, parse_ablations
-from paradigms.base import SSLMethod, UpdateBlock
+from paradigms.base import SSLMethod
+from paradigms.checkpoint import CheckpointManager, latest_checkpoint, restore_checkpoint
 from paradigms.data import SSLData, load_dataset
 from paradigms.encoders import build_backbone
 from paradigms.methods import get_method
 from paradigms.monitors import collect_metrics, is_collapsed
-from paradigms.probes import knn_accuracy, linear_probe_accuracy
+from paradigms.optim import OptimizerConfig, build_optimizer, build_scheduler
+from paradigms.probes import OnlineLinearProbe, knn_accuracy, linear_probe_accuracy
 
 #: Steps when none are given (command line and TrainConfig): a few seconds on one CPU core.
 DEFAULT_STEPS = 200
+LR_SCHEDULES = ("constant", "cosine")
+#: Training-set sizes for recipes whose budget is given in epochs.
+TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000, "fashion-mnist": 60_000}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything one run depends on. Optimizer: AdamW at ``lr`` (each update block scales it).
+    """Everything one run depends on.
 
+    Optimizer ``optimizer`` (sgd | lars | adamw) at peak ``lr`` (each update block scales it),
+    ``weight_decay`` on weights of rank ≥ 2 only, ``momentum`` (sgd, lars), ``lars_eta`` /
+    ``lars_clip``; ``warmup_steps`` of linear warm-up, then ``lr_schedule`` (constant | cosine).
     Monitors run every ``eval_every`` steps on ``eval_pairs`` held-out pairs; the linear probe
     (L-BFGS, ``probe_max_iter`` iterations, ``probe_train`` labelled train samples) runs at the
-    first
-    and last evaluation and every ``probe_every``-th one in between (lines without it have no
-    ``probe_acc``); the kNN probe runs at every evaluation.
+    first and last evaluation and every ``probe_every``-th one in between (lines without it have no
+    ``probe_acc``); the kNN probe runs at every evaluation. ``online_probe`` (None: on for images)
+    trains a linear probe on the detached features of every batch. ``amp`` (bf16 autocast) and
+    ``channels_last`` default to on for CUDA images; ``compile`` wraps the backbones'
+    ``forward`` in ``torch.compile``. ``checkpoint_every`` (needs ``out``) and ``resume``: see the
+    module docstring; ``sync_batchnorm`` only matters with several processes.
     """
 
     method: str
@@ -62,14 +103,28 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 5e-3
     weight_decay: float = 1e-5
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    lars_eta: float = 0.02
+    lars_clip: bool = False
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"
     ablate: frozenset[str] = frozenset()
     eval_every: int = 20
     eval_pairs: int = 512
     probe_train: int = 512
     probe_every: int = 1
     probe_max_iter: int = 100
+    online_probe: bool | None = None
+    online_probe_lr: float = 1e-3
     seed: int = 0
     device: str = "cpu"
+    amp: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+    sync_batchnorm: bool = False
+    checkpoint_every: int | None = None
+    resume: bool = False
     out: str | None = None
     progress: bool = True
     backbone: str = "mlp"
@@ -94,7 +149,7 @@ class TrainConfig:
             raise ValueError(
                 f"batch_size must be >= 2 (other pairs are negatives), got {self.batch_size}"
             )
-        for name in ("lr", "weight_decay"):
+        for name in ("lr", "weight_decay", "online_probe_lr"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
@@ -102,13 +157,93 @@ class TrainConfig:
                 or not math.isfinite(value)
             ):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if self.lr <= 0 or self.weight_decay < 0:
+        if self.lr <= 0 or self.weight_decay < 0 or self.online_probe_lr <= 0:
             raise ValueError(
-                f"need lr > 0 and weight_decay >= 0, got {self.lr!r}, {self.weight_decay!r}"
+                f"need lr > 0, weight_decay >= 0 and online_probe_lr > 0, got {self.lr!r}, "
+                f"{self.weight_decay!r}, {self.online_probe_lr!r}"
             )
+        w = self.warmup_steps
+        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= self.steps:
+            raise ValueError(f"warmup_steps must be an integer in [0, steps], got {w!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        ce = self.checkpoint_every
+        if ce is not None and (isinstance(ce, bool) or not isinstance(ce, int) or ce < 1):
+            raise ValueError(f"checkpoint_every must be a positive integer or None, got {ce!r}")
+        if (ce is not None or self.resume) and self.out is None:
+            raise ValueError("checkpoint_every and resume need an output folder (out)")
+        self.optimizer_config()  # unknown optimizer names and bad momentum fail here
         object.__setattr__(self, "ablate", parse_ablations(self.ablate))
         cls = get_method(self.method)  # unknown names and inapplicable ablations fail here
         check_applicable(self.method, self.ablate, cls.ablatable)
+
+    def optimizer_config(self, lr_scale: float = 1.0) -> OptimizerConfig:
+        """The :class:`paradigms.optim.OptimizerConfig` of a block running at ``lr_scale``·lr."""
+        return OptimizerConfig(
+            name=self.optimizer,
+            lr=self.lr * lr_scale,
+            weight_decay=self.weight_decay,
+            momentum=self.momentum,
+            lars_eta=self.lars_eta,
+            lars_clip=self.lars_clip,
+        )
+
+
+def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a recipe (``<method>-<data>`` in ``paradigms.recipes`` or a
+    path to a JSON file of the same fields), with ``overrides`` taking precedence.
+
+    Epoch budgets become steps: epochs · ⌊n_train / batch_size⌋ with n_train from
+    ``data_options["n_train"]`` or :data:`TRAIN_SIZES`.
+    """
+    from paradigms.recipes import load_recipe
+
+    if name.endswith(".json"):
+        path = Path(name)
+        if not path.is_file():
+            raise ValueError(f"recipe file {name} does not exist")
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        method, sep, data = name.partition("-")
+        if not sep:
+            raise ValueError(f"recipe name must be <method>-<data> or a .json path, got {name!r}")
+        recipe = load_recipe(method, data)
+    opt = dict(recipe["optimizer"])
+    aug = recipe["augmentation"]
+    data_options = {"recipe": aug["recipe"], "crop_size": aug["crop_size"]}
+    data_options.update(overrides.pop("data_options", {}) or {})
+    fields: dict[str, Any] = {
+        "method": recipe["method"],
+        "data": recipe["data"],
+        "backbone": recipe["backbone"],
+        "backbone_options": dict(recipe["backbone_options"]),
+        "method_options": dict(recipe["method_options"]),
+        "batch_size": int(recipe["batch_size"]),
+        "optimizer": opt.pop("name"),
+        "lr_schedule": "cosine",
+        "sync_batchnorm": bool(recipe.get("sync_batchnorm", False)),
+        "data_options": data_options,
+    }
+    for key in ("lr", "weight_decay", "momentum", "lars_eta", "lars_clip"):
+        if key in opt:
+            fields[key] = opt[key]
+    batch = int(overrides.get("batch_size", fields["batch_size"]))
+    if "epochs" in recipe:
+        n_train = data_options.get("n_train") or TRAIN_SIZES.get(recipe["data"])
+        if n_train is None:
+            raise ValueError(
+                f"recipe {name!r} gives epochs but the size of {recipe['data']!r} is "
+                "unknown; pass data_options n_train"
+            )
+        per_epoch = max(1, int(n_train) // batch)
+        fields["steps"] = int(recipe["epochs"]) * per_epoch
+        fields["warmup_steps"] = int(recipe.get("warmup_epochs", 0)) * per_epoch
+    else:
+        fields["steps"] = int(recipe["steps"])
+        fields["warmup_steps"] = int(recipe.get("warmup_steps", 0))
+    fields.update(overrides)
+    fields["warmup_steps"] = min(fields["warmup_steps"], fields["steps"])
+    return TrainConfig(**fields)
 
 
 class _Stop(Exception):
@@ -136,10 +271,64 @@ def build_method(config: TrainConfig, data: SSLData) -> SSLMethod:
         return cls(backbone, feature_dim, ablate=config.ablate, **config.method_options)
 
 
-def _optimizer(block: UpdateBlock, config: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(
-        block.params, lr=config.lr * block.lr_scale, weight_decay=config.weight_decay
-    )
+def backbone_names(method: SSLMethod) -> list[str]:
+    """Names of the method's children that are backbones: ``backbone`` and its copies of the same
+    class (the SDMI target ``f_ξ``). The loop's hooks and SyncBN act on these only."""
+    kind = type(method.backbone)
+    return [name for name, child in method.named_children() if type(child) is kind]
+
+
+class _BackboneTap:
+    """Forward hooks on the backbones, active only inside a training step.
+
+    With several ranks the output is replaced by the all-gathered features (autograd-aware), so
+    the heads and losses see the global batch; the first online-backbone output of the step is kept
+    (detached) for the online probe.
+    """
+
+    def __init__(self, method: SSLMethod, names: Sequence[str], gather: bool) -> None:
+        self.active = False
+        self.features: torch.Tensor | None = None
+        self.gather = gather
+        for name in names:
+            getattr(method, name).register_forward_hook(self._hook(online=name == "backbone"))
+
+    def _hook(self, online: bool) -> Callable[..., torch.Tensor | None]:
+        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
+            if not self.active:
+                return None
+            full = dist_utils.gather_with_grad(output) if self.gather else output
+            if online and self.features is None:
+                self.features = full.detach()
+            return full if self.gather else None
+
+        return hook
+
+    @contextlib.contextmanager
+    def step(self):
+        self.active, self.features = True, None
+        try:
+            yield self
+        finally:
+            self.active = False
+
+
+class _StateBundle:
+    """Several stateful objects saved in one checkpoint slot (``state_dict`` by name)."""
+
+    def __init__(self, parts: dict[str, Any]) -> None:
+        self.parts = parts
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: part.state_dict() for name, part in self.parts.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, part in self.parts.items():
+            part.load_state_dict(state[name])
+
+
+def _batched_features(method: SSLMethod, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    return torch.cat([method.features(x[i : i + chunk]) for i in range(0, x.shape[0], chunk)])
 
 
 class _Monitor:
@@ -157,17 +346,27 @@ class _Monitor:
         self.probe_max_iter = config.probe_max_iter
 
     @torch.no_grad()
-    def evaluate(self, step: int, loss: float | None, *, linear_probe: bool) -> dict[str, Any]:
+    def evaluate(
+        self,
+        step: int,
+        loss: float | None,
+        *,
+        linear_probe: bool,
+        online_probe: OnlineLinearProbe | None = None,
+    ) -> dict[str, Any]:
         was_training = self.method.training
         self.method.eval()
         try:
-            z_a, z_b = self.method.embed_pair(self.x_a, self.x_b)
+            pairs = [self.method.embed_pair(a, b) for a, b in self._chunks()]
+            z_a = torch.cat([a for a, _ in pairs])
+            z_b = torch.cat([b for _, b in pairs])
             try:
                 record: dict[str, Any] = {"step": step, "loss": loss}
-                record.update(collect_metrics(z_a, z_b, labels=self.test_y))
+                record.update(collect_metrics(z_a.float(), z_b.float(), labels=self.test_y))
             except ValueError as err:
                 raise _Stop(f"monitors failed at step {step}: {err}") from err
-            train_f, test_f = self.method.features(self.probe_x), self.method.features(self.test_x)
+            train_f = _batched_features(self.method, self.probe_x).float()
+            test_f = _batched_features(self.method, self.test_x).float()
             if not (torch.isfinite(train_f).all() and torch.isfinite(test_f).all()):
                 raise _Stop(f"non-finite backbone features at step {step}")
             if linear_probe:
@@ -181,10 +380,16 @@ class _Monitor:
                     device=train_f.device,
                 )
             record["knn_acc"] = knn_accuracy(train_f, self.probe_y, test_f, self.test_y)
+            if online_probe is not None:
+                record["online_probe_acc"] = online_probe.accuracy(test_f, self.test_y)
             record["embedding_dim"] = int(z_a.shape[1])
         finally:
             self.method.train(was_training)
         return record
+
+    def _chunks(self, chunk: int = 1024):
+        for i in range(0, self.x_a.shape[0], chunk):
+            yield self.x_a[i : i + chunk], self.x_b[i : i + chunk]
 
 
 def _spearman(steps: list[int], values: list[float]) -> float | None:
@@ -194,24 +399,118 @@ def _spearman(steps: list[int], values: list[float]) -> float | None:
     return float(stats.spearmanr(steps, values).statistic)
 
 
+def _resume_key(config: TrainConfig) -> dict[str, Any]:
+    """The configuration a checkpoint must match to be resumed (run-time switches left out)."""
+    skip = {"resume", "progress", "out", "checkpoint_every", "compile", "device"}
+    return {
+        k: (sorted(v) if k == "ablate" else v) for k, v in asdict(config).items() if k not in skip
+    }
+
+
+def _prepare_model(
+    method: SSLMethod, config: TrainConfig, ctx: dist_utils.DistContext, images: bool
+) -> list[str]:
+    """Move ``method`` to the device (SyncBN, channels_last, compile as configured); return the
+    backbone names."""
+    names = backbone_names(method)
+    if config.sync_batchnorm and ctx.is_distributed:
+        for name in names:
+            module = getattr(method, name)
+            if ctx.device.type == "cuda":
+                module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            else:
+                module = dist_utils.convert_global_batchnorm(module)
+            setattr(method, name, module)
+    method.to(ctx.device)
+    if images and _auto(config.channels_last, ctx.device):
+        method.to(memory_format=torch.channels_last)
+    if config.compile:
+        for name in names:
+            module = getattr(method, name)
+            module.forward = torch.compile(module.forward)  # keeps the state_dict keys
+    return names
+
+
+def _auto(flag: bool | None, device: torch.device) -> bool:
+    return device.type == "cuda" if flag is None else bool(flag)
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Train ``config.method`` and return the summary (also written to ``out``/summary.json)."""
     start = time.perf_counter()
-    device = _device(config.device)
+    multi = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if multi:
+        ctx = dist_utils.init_distributed(config.device)
+    else:
+        ctx = dist_utils.DistContext(device=_device(config.device))
+    try:
+        return _train(config, ctx, start)
+    finally:
+        if multi:
+            dist_utils.cleanup()
+
+
+def _train(config: TrainConfig, ctx: dist_utils.DistContext, start: float) -> dict[str, Any]:
+    device = ctx.device
+    local_batch = dist_utils.check_batch_size(config.batch_size, ctx.world_size)
+    shard = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
     data = load_dataset(config.data, seed=config.seed, **config.data_options).to(device)
-    method = build_method(config, data).to(device)
+    images = len(data.input_shape) == 3
+    method = build_method(config, data)
+    names = _prepare_model(method, config, ctx, images)
+    channels_last = images and _auto(config.channels_last, device)
+    amp = _auto(config.amp, device)
     method.train()
+    tap = _BackboneTap(method, names, gather=ctx.is_distributed)
     blocks = method.update_blocks()
-    optimizers = [_optimizer(block, config) for block in blocks]
+    optimizers = [build_optimizer(b.params, config.optimizer_config(b.lr_scale)) for b in blocks]
+    final_ratio = 1.0 if config.lr_schedule == "constant" else 0.0
+    schedulers = [
+        build_scheduler(opt, config.steps, config.warmup_steps, final_ratio) for opt in optimizers
+    ]
+    probe = None
+    if config.online_probe if config.online_probe is not None else images:
+        probe = OnlineLinearProbe(method.feature_dim, data.num_classes, config.online_probe_lr)
+        probe.to(device)
     monitor = _Monitor(method, data, config)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     out = Path(config.out) if config.out is not None else None
-    metrics_file = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics_file = (out / "metrics.jsonl").open("w", encoding="utf-8")
+    writer = ctx.is_main and out is not None
+    manager = None
+    if out is not None and (config.checkpoint_every is not None or config.resume):
+        manager = CheckpointManager(out / "checkpoints", config.checkpoint_every or config.steps)
+    opt_parts: dict[str, Any] = {f"block{i}": opt for i, opt in enumerate(optimizers)}
+    if probe is not None:
+        opt_parts.update(probe=probe, probe_optimizer=probe.optimizer)
+    state = {
+        "model": method,
+        "optimizer": _StateBundle(opt_parts),
+        "scheduler": _StateBundle({f"block{i}": s for i, s in enumerate(schedulers)}),
+        "generators": {"data": generator},
+    }
 
     history: list[dict[str, Any]] = []
+    losses: list[float] = []
+    start_step = 0
+    if config.resume and manager is not None:
+        path = latest_checkpoint(manager.directory)
+        if path is not None:
+            restored = restore_checkpoint(path, map_location=device, **state)
+            extra = restored["extra"]
+            if extra.get("config") != _resume_key(config):
+                raise ValueError(
+                    f"checkpoint {path} was written by a different configuration; "
+                    "use another --out or drop --resume"
+                )
+            start_step = restored["step"]
+            history, losses = list(extra["history"]), list(extra["losses"])
+    metrics_file = None
+    if writer:
+        assert out is not None
+        out.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in history)
+        atomic_write_text(out / "metrics.jsonl", text)
+        metrics_file = (out / "metrics.jsonl").open("a", encoding="utf-8")
 
     def log(record: dict[str, Any]) -> None:
         history.append(record)
@@ -219,37 +518,68 @@ def train(config: TrainConfig) -> dict[str, Any]:
             metrics_file.write(json.dumps(record, allow_nan=False) + "\n")
             metrics_file.flush()
 
-    status, reason, steps_done = "ok", "", 0
-    losses: list[float] = []
-    bar = tqdm(total=config.steps, disable=not config.progress, file=sys.stderr, desc=config.method)
+    status, reason, steps_done = "ok", "", start_step
+    bar = tqdm(
+        total=config.steps,
+        initial=start_step,
+        disable=not (config.progress and ctx.is_main),
+        file=sys.stderr,
+        desc=config.method,
+    )
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    )
     try:
-        log(monitor.evaluate(0, None, linear_probe=True))
+        if start_step == 0:
+            log(monitor.evaluate(0, None, linear_probe=True, online_probe=probe))
         n_train = data.train_x.shape[0]
-        for step in range(1, config.steps + 1):
+        for step in range(start_step + 1, config.steps + 1):
             index = torch.randint(n_train, (config.batch_size,), generator=generator, device=device)
             x_a, x_b = data.views(data.train_x[index], generator)
-            for block, optimizer in zip(blocks, optimizers, strict=True):
-                optimizer.zero_grad(set_to_none=True)
-                loss = block.loss(x_a, x_b)
-                if not bool(torch.isfinite(loss)):
-                    raise _Stop(
-                        f"non-finite loss ({loss.item()}) at step {step}, block {block.name!r}"
-                    )
-                loss.backward()
-                optimizer.step()
-                if block is blocks[0]:
-                    losses.append(float(loss.detach()))
+            if ctx.is_distributed:
+                x_a, x_b = x_a[shard], x_b[shard]
+            if channels_last:
+                x_a = x_a.contiguous(memory_format=torch.channels_last)
+                x_b = x_b.contiguous(memory_format=torch.channels_last)
+            with tap.step():
+                for block, optimizer, scheduler in zip(blocks, optimizers, schedulers, strict=True):
+                    optimizer.zero_grad(set_to_none=True)
+                    with autocast:
+                        loss = block.loss(x_a, x_b).float()
+                    value = float(loss.detach())
+                    if not math.isfinite(value):
+                        raise _Stop(
+                            f"non-finite loss ({value}) at step {step}, block {block.name!r}"
+                        )
+                    loss.backward()
+                    dist_utils.average_gradients(block.params)
+                    optimizer.step()
+                    scheduler.step()
+                    if block is blocks[0]:
+                        losses.append(value)
+            if probe is not None and tap.features is not None:
+                probe.update(tap.features[: config.batch_size], data.train_y[index])
             method.after_step(step / config.steps)
             steps_done = step
             bar.update(1)
             if step % config.eval_every == 0 or step == config.steps:
                 last = step == config.steps
-                probe = last or len(history) % config.probe_every == 0
-                log(monitor.evaluate(step, sum(losses) / len(losses), linear_probe=probe))
+                probe_now = last or len(history) % config.probe_every == 0
+                log(
+                    monitor.evaluate(
+                        step,
+                        sum(losses) / len(losses),
+                        linear_probe=probe_now,
+                        online_probe=probe,
+                    )
+                )
                 losses.clear()
                 bar.set_postfix(
                     loss=f"{history[-1]['loss']:.3f}", mi=f"{history[-1]['mi_cosdv']:.2f}"
                 )
+            if manager is not None and ctx.is_main and config.checkpoint_every is not None:
+                extra = {"history": history, "losses": losses, "config": _resume_key(config)}
+                manager.maybe_save(step, extra=extra, **state)
     except _Stop as stop:
         status, reason = "stopped", str(stop)
     finally:
@@ -266,6 +596,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "seed": config.seed,
         "steps": config.steps,
         "steps_done": steps_done,
+        "resumed_from": start_step,
+        "world_size": ctx.world_size,
         "status": status,
         "reason": reason,
         **{k: v for k, v in final.items() if k not in ("step", "loss")},
@@ -285,28 +617,51 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - start, 3),
         "config": {k: (sorted(v) if k == "ablate" else v) for k, v in asdict(config).items()},
     }
-    if out is not None:
+    if writer:
+        assert out is not None
         atomic_write_json(out / "summary.json", summary)
     return summary
 
 
+#: Command-line flags copied into TrainConfig when given (argparse dest → config field).
+_CLI_FIELDS = (
+    "lr", "batch_size", "eval_every", "backbone", "optimizer", "weight_decay", "warmup_steps",
+    "lr_schedule", "checkpoint_every", "seed", "device",
+)  # fmt: skip
+
+
 def run_from_cli(args: argparse.Namespace) -> int:
     """``mitheory train``: exit 0 on a finished run, 1 on a clean stop (reason on stderr)."""
-    steps = DEFAULT_STEPS if args.steps is None else args.steps
-    optional = ("lr", "batch_size", "eval_every")
-    options = {name: getattr(args, name, None) for name in optional}
-    options = {name: value for name, value in options.items() if value is not None}
-    config = TrainConfig(
-        method=args.method,
-        data=args.data,
-        steps=steps,
+    options: dict[str, Any] = {
+        name: getattr(args, name) for name in _CLI_FIELDS if getattr(args, name, None) is not None
+    }
+    if args.steps is not None:
+        options["steps"] = args.steps
+    data_options: dict[str, Any] = {}
+    if getattr(args, "data_root", None) is not None:
+        data_options["root"] = args.data_root
+    for flag in ("amp", "channels_last", "compile", "sync_batchnorm", "resume"):
+        if getattr(args, flag, False):
+            options[flag] = True
+    options.update(
         ablate=parse_ablations(args.ablate),
         out=args.out,
-        seed=args.seed,
-        device=args.device,
         progress=not args.no_progress,
-        **options,
     )
+    if getattr(args, "recipe", None):
+        if args.data is not None:
+            options["data"] = args.data
+        config = config_from_recipe(
+            args.recipe, method=args.method, data_options=data_options, **options
+        )
+    else:
+        options.setdefault("steps", DEFAULT_STEPS)
+        config = TrainConfig(
+            method=args.method,
+            data=args.data if args.data is not None else "gaussian-mixture",
+            data_options=data_options,
+            **options,
+        )
     summary = train(config)
     if summary["status"] != "ok":
         print(f"mitheory train: stopped: {summary['reason']}", file=sys.stderr)

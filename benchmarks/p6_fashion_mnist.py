@@ -1,0 +1,148 @@
+"""P6: every method on Fashion-MNIST with the small CNN beats the same encoder at random init.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/p6_fashion_mnist.py --out runs/p6 \
+        [--steps 200] [--batch-size 128] [--seeds 0,1,2] [--methods simclr,byol]
+
+Budget (the same for every method): ``--steps`` AdamW steps of ``--batch-size`` pairs (two
+``simclr``-recipe views of 28×28 crops) on a seeded subset of ``--n-train`` Fashion-MNIST training
+images, small CNN of width ``--width`` (feature dim 4·width), one CPU thread. The claim's
+comparison is paired: for a given seed every method starts from the *same* randomly initialised
+backbone (``build_method`` seeds the backbone first), whose linear-probe accuracy is the step-0
+evaluation of the run. The probe is the loop's offline linear probe (L-BFGS, multinomial logistic
+regression) on ``--probe-train`` labelled training images, scored on ``--n-test`` held-out images.
+
+Verdict per method (3 seeds): with d_s = acc_trained(s) − acc_random(s), pass when
+mean(d) > 3·max(sd(d), SE_bin) — the margin is more than three seed standard deviations and more
+than three binomial standard errors SE_bin = √(p(1−p)/n_test) of one accuracy — and no run is
+collapsed (``paradigms.monitors.is_collapsed``). Per-run summaries are written as they finish
+(``DIR/runs/<method>-s<seed>.json``), then ``DIR/p6_table.md`` and ``DIR/p6_results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mitheory.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from paradigms.methods import METHODS  # noqa: E402
+from paradigms.train import TrainConfig, train  # noqa: E402
+
+
+def p6_config(method: str, seed: int, args: argparse.Namespace) -> TrainConfig:
+    """The fixed-budget configuration of one run (the same for every method but its name)."""
+    return TrainConfig(
+        method=method,
+        data="fashion-mnist",
+        backbone="smallcnn",
+        backbone_options={"width": args.width},
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        eval_every=args.steps,
+        eval_pairs=args.n_test,
+        probe_train=args.probe_train,
+        seed=seed,
+        progress=False,
+        data_options={"n_train": args.n_train, "n_test": args.n_test, "recipe": args.recipe},
+    )
+
+
+def verdict(rows: list[dict], n_test: int) -> dict:
+    """Paired margin over seeds and the pass rule of the module docstring."""
+    trained = [r["probe_acc"] for r in rows]
+    random_init = [r["initial"]["probe_acc"] for r in rows]
+    diffs = [a - b for a, b in zip(trained, random_init, strict=True)]
+    p = statistics.fmean(trained)
+    se_bin = math.sqrt(p * (1 - p) / n_test)
+    sd = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
+    margin = statistics.fmean(diffs)
+    collapsed = sum(bool(r["collapsed"]) for r in rows)
+    return {
+        "trained": p,
+        "trained_sd": statistics.stdev(trained) if len(trained) > 1 else float("nan"),
+        "random": statistics.fmean(random_init),
+        "margin": margin,
+        "margin_sd": sd,
+        "se_bin": se_bin,
+        "collapsed_runs": collapsed,
+        "seconds": statistics.fmean(r["seconds"] for r in rows),
+        "pass": bool(margin > 3 * max(sd, se_bin) and collapsed == 0 and len(rows) > 1),
+    }
+
+
+def table(results: dict[str, dict], args: argparse.Namespace) -> str:
+    lines = [
+        f"P6 budget per run: {args.steps} steps × batch {args.batch_size} ({args.recipe} views), "
+        f"small CNN width {args.width}, {args.n_train} train images, probe on {args.probe_train} "
+        f"labels, tested on {args.n_test}; seeds {args.seeds}; 1 CPU thread.",
+        "",
+        "| method | probe acc (trained) | random init | margin ± sd | 3·max(sd, SE) | collapsed "
+        "| s/run | pass |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in results.items():
+        lines.append(
+            f"| {name} | {v['trained']:.4f} ± {v['trained_sd']:.4f} | {v['random']:.4f} | "
+            f"{v['margin']:+.4f} ± {v['margin_sd']:.4f} | {3 * max(v['margin_sd'], v['se_bin']):.4f}"
+            f" | {v['collapsed_runs']} | {v['seconds']:.0f} | {'yes' if v['pass'] else 'NO'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--recipe", default="simclr")
+    parser.add_argument("--n-train", type=int, default=20000)
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--probe-train", type=int, default=2000)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default="runs/p6")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = Path(args.out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for name in args.methods.split(","):
+        rows = []
+        for seed in seeds:
+            start = time.perf_counter()
+            summary = train(p6_config(name, seed, args))
+            atomic_write_json(out / "runs" / f"{name}-s{seed}.json", summary)
+            if summary["status"] != "ok":
+                print(f"{name} seed {seed} stopped: {summary['reason']}", file=sys.stderr)
+                continue
+            rows.append(summary)
+            print(
+                f"{name} s{seed}: probe {summary['initial']['probe_acc']:.4f} -> "
+                f"{summary['probe_acc']:.4f}, collapsed {summary['collapsed']}, "
+                f"{time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        if rows:
+            results[name] = verdict(rows, args.n_test)
+            text = table(results, args)
+            atomic_write_text(out / "p6_table.md", text)
+            atomic_write_json(out / "p6_results.json", {"args": vars(args), "results": results})
+    print(table(results, args))
+    return 0 if results and all(v["pass"] for v in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
