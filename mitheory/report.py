@@ -8,8 +8,11 @@ Writes into ``DIR``:
   ``sections`` (each section's raw numbers), ``files`` (everything this run wrote) and run info;
 - the PNG figures of the sections.
 
-Sections come from ``mitheory.gaussian_study`` (T1, T2, T3, T7) and, when present,
-``mitheory.nongaussian_study`` (T4, T5, T6). Every file is written atomically, figures only after
+Sections, in the order of the claims register: ``mitheory.estimator_study`` (E1–E5),
+``mitheory.gaussian_study`` (T1, T2, T3, T7), ``mitheory.nongaussian_study`` (T4, T5, T6, when
+present) and ``mitheory.paradigm_study`` (P1–P5, short training runs through ``paradigms``,
+imported only while it runs). P6 (real images) is listed as not run: its verdict comes from
+``verification/test_images.py``. Every file is written atomically, figures only after
 every section succeeded; files listed in the previous run's ``results.json`` that this run did not
 write again are removed, so a re-run leaves no stale figures behind.
 """
@@ -35,6 +38,10 @@ REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
 #: the optional module that contributes the non-Gaussian sections (T4, T5, T6)
 NONGAUSSIAN_MODULE = "mitheory.nongaussian_study"
+#: claims of the register (DESIGN.md §4) that no section of this report computes
+NOT_RUN = ("P6 (real images; its verdict comes from verification/test_images.py)",)
+#: claim families in register order (DESIGN.md §4)
+FAMILIES = "ETP"
 
 Builder = Callable[[bool, int, Path], list[Section]]
 
@@ -42,9 +49,10 @@ Builder = Callable[[bool, int, Path], list[Section]]
 def _builders() -> tuple[list[tuple[str, Builder]], list[str]]:
     """(label, builder) pairs in report order and the parts that are not available; imported
     lazily to keep the CLI start fast."""
-    from mitheory import gaussian_study
+    from mitheory import estimator_study, gaussian_study, paradigm_study
 
-    builders: list[tuple[str, Builder]] = [
+    builders: list[tuple[str, Builder]] = [("E1–E5", estimator_study.report_sections)]
+    builders += [
         (label, lambda q, s, o, build=build: [build(q, s, o)])
         for label, build in gaussian_study.SECTIONS
     ]
@@ -54,7 +62,18 @@ def _builders() -> tuple[list[tuple[str, Builder]], list[str]]:
         builders.append(("T4–T6", module.report_sections))
     else:
         missing.append(f"T4–T6 ({NONGAUSSIAN_MODULE} is not available)")
-    return builders, missing
+    builders.append(("P1–P5", paradigm_study.report_sections))
+    return builders, [*missing, *NOT_RUN]
+
+
+def claim_order(claim_id: str) -> tuple[int, int, str]:
+    """Sort key of a claim id in register order: E before T before P, then by number."""
+    family, number = claim_id[:1], claim_id[1:]
+    return (
+        FAMILIES.index(family) if family in FAMILIES else len(FAMILIES),
+        int(number) if number.isdigit() else 0,
+        claim_id,
+    )
 
 
 def _jsonable(obj: Any) -> Any:
@@ -80,7 +99,7 @@ def _previous_files(out: Path) -> list[str]:
 
 def _claims_table(sections: list[Section]) -> str:
     rows = ["| claim | verdict | figure | what the figure is |", "|---|---|---|---|"]
-    claims = sorted((c for s in sections for c in s.claims), key=lambda c: c.id)
+    claims = sorted((c for s in sections for c in s.claims), key=lambda c: claim_order(c.id))
     for c in claims:
         rows.append(f"| {c.id} | **{c.verdict}** | {c.figure:.6g} | {c.detail} |")
     return "\n".join(rows)
@@ -167,7 +186,10 @@ def run_report(
     files = [REPORT_FILE, RESULTS_FILE, *figures]
     results = {
         "claims": [
-            c.to_dict() for c in sorted((c for s in sections for c in s.claims), key=lambda c: c.id)
+            c.to_dict()
+            for c in sorted(
+                (c for s in sections for c in s.claims), key=lambda c: claim_order(c.id)
+            )
         ],
         "sections": [
             {"title": s.title, "figures": s.figures, "data": _jsonable(s.data)} for s in sections
@@ -181,4 +203,3 @@ def run_report(
     for stale in set(previous) - set(files):
         (out / stale).unlink(missing_ok=True)
     return results
-
