@@ -17,8 +17,8 @@ reasons in that module's docstring):
   vicreg and simclr are healthy.
 - P5 (open question, operationalized): "necessary" — the collapsed ablations' mean probe
   accuracy is below the healthy methods' mean by more than 2 SE (binomial SE ≤ √(¼/512) per run
-  of 512 test points); "not sufficient" — final cos-DV MI does not order the healthy methods by
-  probe accuracy (Spearman p ≥ 0.05 or ρ ≤ 0).
+  of 512 test points); "not sufficient" — final MI does not order the healthy methods by probe
+  accuracy for any of the three estimators (each Spearman p ≥ 0.05 or ρ ≤ 0).
 
 A verdict is "holds" when every check passes, "fails" when none does, "partial" otherwise. The
 ``paradigms`` package is imported inside functions (only the CLI and the report may import it).
@@ -241,22 +241,31 @@ def p5_claim(table: dict[str, dict[str, float]]) -> tuple[Claim, dict[str, Any]]
     acc = [table[m]["probe_acc"] for m in methods]
     rho = {}
     for key in ESTIMATORS:
-        res = stats.spearmanr([table[m][key] for m in methods], acc)
+        values = [table[m][key] for m in methods]
+        if len(methods) < 3 or len(set(values)) < 2 or len(set(acc)) < 2:
+            rho[key] = {"rho": 0.0, "p": 1.0}  # ρ undefined: no ordering to test
+            continue
+        res = stats.spearmanr(values, acc)
         rho[key] = {"rho": float(res.statistic), "p": float(res.pvalue)}
+    # without ≥ 3 healthy methods and a collapsed ablation neither part can be shown
     n_runs = max(int(table[m]["runs"]) for m in table)
-    se = math.sqrt(0.25 / PROBE_TEST_POINTS * (1 / (len(ablations) * n_runs)
-                                               + 1 / (len(methods) * n_runs)))  # fmt: skip
-    drop = statistics.fmean(acc) - statistics.fmean(table[m]["probe_acc"] for m in ablations)
-    necessary = drop > 2 * se
+    drop, se, necessary, not_sufficient = 0.0, 0.0, False, False
+    if ablations and len(methods) >= 3:
+        se = math.sqrt(
+            0.25 / PROBE_TEST_POINTS * (1 / (len(ablations) * n_runs) + 1 / (len(methods) * n_runs))
+        )
+        drop = statistics.fmean(acc) - statistics.fmean(table[m]["probe_acc"] for m in ablations)
+        necessary = drop > 2 * se
+        not_sufficient = all(r["p"] >= 0.05 or r["rho"] <= 0 for r in rho.values())
     cos = rho["mi_cosdv"]
-    not_sufficient = cos["p"] >= 0.05 or cos["rho"] <= 0
     verdict = _verdict(int(necessary) + int(not_sufficient), 2)
     claim = Claim(
         "P5",
         verdict,
         cos["rho"],
         f"Spearman ρ(final cos-DV MI, probe accuracy) over {len(methods)} healthy methods "
-        f"(p = {cos['p']:.2f}; not sufficient: {'yes' if not_sufficient else 'no'}); collapsed "
+        f"(p = {cos['p']:.2f}; not sufficient, no estimator's ρ significantly > 0: "
+        f"{'yes' if not_sufficient else 'no'}); collapsed "
         f"ablations' accuracy {drop:.3f} below the methods' mean, 2 SE = {2 * se:.3f} "
         f"(necessary: {'yes' if necessary else 'no'})",
     )
