@@ -146,3 +146,26 @@ def test_two_sections_may_share_a_figure(tmp_path, fake_sections):
     results = report.run_report(tmp_path, progress=False)
     assert results["files"].count("shared.png") == 1
     assert [c["verdict"] for c in results["claims"]] == ["holds", "partial"]
+
+
+def test_claims_follow_the_register_order_and_p6_is_listed_as_not_run(tmp_path, monkeypatch):
+    """Claims table order: E before T before P, numerically within a family (E10 after E2);
+    the real builder list names P6 as not run (no section computes its verdict)."""
+    assert sorted(["P1", "T7", "E10", "E2", "T1"], key=report.claim_order) == [
+        "E2",
+        "E10",
+        "T1",
+        "T7",
+        "P1",
+    ]
+    labels = [label for label, _ in report._builders()[0]]
+    assert labels[0] == "E1–E5" and labels[-1] == "P1–P5"
+    assert any(m.startswith("P6") for m in report._builders()[1])
+    monkeypatch.setattr(report, "_builders", lambda: (
+        [("x", _section("fig_p", "P1", 1.0)), ("y", _section("fig_e", "E3", 2.0))],
+        list(report.NOT_RUN),
+    ))  # fmt: skip
+    results = report.run_report(tmp_path, progress=False)
+    assert [c["id"] for c in results["claims"]] == ["E3", "P1"]
+    assert any(m.startswith("P6") for m in results["missing"])
+    assert "Not in this run: P6" in (tmp_path / "report.md").read_text()
