@@ -55,8 +55,9 @@ class SSLMethod(nn.Module):
         return self.backbone(x)
 
     def embed_pair(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z_a, z_b) whose MI and collapse the monitors track: view A through the online branch,
-        view B through the target branch (the same network for JMI)."""
+        """(z_a, z_b) whose MI the monitors track: view A through the online branch, view B
+        through the target branch (the same network for JMI). The collapse monitors read z_b
+        (``paradigms.monitors.collect_metrics``)."""
         raise NotImplementedError
 
     def update_blocks(self) -> list[UpdateBlock]:

@@ -237,17 +237,24 @@ def collect_metrics(
     labels: torch.Tensor | None = None,
     temperature: float = 0.1,
 ) -> dict[str, float]:
-    """All monitors on one held-out batch of pairs.
+    """All monitors on one held-out batch of pairs (``z_a``, ``z_b``) from ``method.embed_pair``.
 
-    Keys: ``mi_cosdv``, ``mi_infonce``, ``mi_jsd`` (see :func:`mi_estimates`), ``embed_std`` and
-    ``effective_rank`` (of view A's embeddings ``z_a``), plus ``cluster_separation`` (silhouette of
-    ``z_a``) when ``labels`` are given.
+    Keys: ``mi_cosdv``, ``mi_infonce``, ``mi_jsd`` (see :func:`mi_estimates`) of the pair, and
+    ``embed_std``, ``effective_rank`` and (when ``labels`` are given) ``cluster_separation`` of
+    ``z_b`` alone, the target branch's embedding. For SDMI methods ``z_a`` is the online branch's
+    prediction p = q(z) and ``z_b`` the target projector's output z; the collapse diagnostic of
+    SimSiam (Chen & He 2021, §4.1, Fig. 2) is the std of z/‖z‖, not of p. A predictor's output is
+    a poor collapse read-out: a freshly initialized predictor in eval mode already maps every
+    input to nearly one vector (measured: SimSiam at step 0, embed_std(p) ≈ 0.02/√d against
+    ≈ 0.5/√d for z), and a target branch that collapses on its own (a gradient M-step on the joint
+    term alone) is what decides whether the pair carries information. For JMI methods ``z_a`` and
+    ``z_b`` come from the same network, so either view reads the same.
     """
     metrics = mi_estimates(z_a, z_b, temperature)
-    metrics["embed_std"] = embed_std(z_a)
-    metrics["effective_rank"] = effective_rank(z_a)
+    metrics["embed_std"] = embed_std(z_b)
+    metrics["effective_rank"] = effective_rank(z_b)
     if labels is not None:
-        metrics["cluster_separation"] = cluster_separation(z_a, labels)
+        metrics["cluster_separation"] = cluster_separation(z_b, labels)
     return metrics
 
 

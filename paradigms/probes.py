@@ -13,6 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: A training column whose std is at most this fraction of its largest magnitude is constant up to
+#: float32 rounding (machine epsilon 1.2e-7, a few roundings through a network) and carries no
+#: signal; the linear probe drops it.
+CONSTANT_RTOL = 1e-6
+
 
 def _as_features(x: object, name: str, device: torch.device) -> torch.Tensor:
     if isinstance(x, np.ndarray):
@@ -88,11 +93,18 @@ def linear_probe_accuracy(
 ) -> float:
     """Test accuracy of multinomial logistic regression on standardized frozen features.
 
-    Features are standardized with the training mean and std (std floored at 1e-8), then
-    W, b minimize mean_i CE(W x_i + b, y_i) + ½ λ ‖W‖²_F (λ = ``weight_decay``) by full-batch
-    L-BFGS with strong-Wolfe line search from W = 0, b = 0, in float64. The problem is strictly
-    convex, so the result is deterministic; ``seed`` is accepted for a uniform probe interface
-    and does not change it. Test labels unseen in training count as errors. ``device`` None
+    Columns that are constant on the training set up to float32 rounding (training std ≤
+    ``CONSTANT_RTOL`` = 1e-6 times the column's largest magnitude, or exactly 0) are dropped
+    first: standardizing them would only blow rounding noise up to unit variance (with an exactly
+    constant column the weight stays at 0 anyway, so dropping it changes nothing). When no column
+    is left (a completely collapsed encoder) the optimum has W irrelevant and b = log class
+    frequencies, so every test point gets the most frequent training class (the smallest such
+    label on ties), returned without running the optimizer. The remaining features are
+    standardized with the training mean and std, then W, b minimize
+    mean_i CE(W x_i + b, y_i) + ½ λ ‖W‖²_F (λ = ``weight_decay``) by full-batch L-BFGS with
+    strong-Wolfe line search from W = 0, b = 0, in float64. The problem is strictly convex, so
+    the result is deterministic; ``seed`` is accepted for a uniform probe interface and does not
+    change it. Test labels unseen in training count as errors. ``device`` None
     computes where ``train_x`` lives.
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
@@ -104,8 +116,13 @@ def linear_probe_accuracy(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     xtr, ytr, xte, yte, n_classes = _prepare(train_x, train_y, test_x, test_y, device)
+    std = xtr.std(dim=0, unbiased=False)
+    varying = std > CONSTANT_RTOL * xtr.abs().amax(dim=0)
+    if not bool(varying.any()):
+        majority = torch.bincount(ytr, minlength=n_classes).argmax()
+        return float((yte == majority).double().mean())
+    xtr, xte, std = xtr[:, varying], xte[:, varying], std[varying]
     mean = xtr.mean(dim=0)
-    std = xtr.std(dim=0, unbiased=False).clamp_min(1e-8)
     xtr, xte = (xtr - mean) / std, (xte - mean) / std
     weight = torch.zeros(
         xtr.shape[1], n_classes, dtype=xtr.dtype, device=xtr.device, requires_grad=True

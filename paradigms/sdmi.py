@@ -15,8 +15,11 @@ Ablations: ``predictor`` replaces q_θ by the identity; ``stop-grad`` lets the E
 into the target branch as well (for ``copy`` that is the full gradient through both views; for
 ``gradient`` the E-step then also moves ξ); ``alternating`` takes the E- and M-step gradients at the
 same point (for ``gradient``; equal to one joint gradient step on (θ, ξ)). ``marginal`` is handled
-by
-the method's objective ℓ.
+by the method's objective ℓ.
+
+Which M-step a predictor protects: stop-gradient and predictor act on the E-step (θ) only. With a
+gradient M-step and no marginal term, ξ ascends the joint term, which a constant target maximizes
+(T7), so the target collapses whatever the online branch has; copy and EMA tie ξ to θ instead.
 """
 
 from __future__ import annotations
@@ -122,7 +125,8 @@ class SDMIMethod(SSLMethod):
 
     def embed_pair(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(p_a, z_b): the online branch's output (predictor included) and the target embedding,
-        the two arguments of the training critic, so I(P_A; Z_B) is what the E/M steps raise."""
+        the two arguments of the training critic, so I(P_A; Z_B) is what the E/M steps raise.
+        The collapse monitors read z_b, the projector output (SimSiam's z), not the prediction."""
         return self.predictor(self.online(x_a)), self.target(x_b)
 
     # --- one training step -----------------------------------------------------------------------

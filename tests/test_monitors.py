@@ -188,7 +188,10 @@ def test_collect_metrics_keys_and_values():
         "cluster_separation",
     }
     assert all(isinstance(v, float) for v in m.values())
-    assert m["embed_std"] == M.embed_std(z_a)
+    # Collapse and cluster monitors read the target embeddings z_b (SimSiam's z), not z_a.
+    assert m["embed_std"] == M.embed_std(z_b) != M.embed_std(z_a)
+    assert m["effective_rank"] == M.effective_rank(z_b) != M.effective_rank(z_a)
+    assert m["cluster_separation"] == M.cluster_separation(z_b, labels)
     assert "cluster_separation" not in M.collect_metrics(z_a, z_b)
 
 

@@ -64,6 +64,33 @@ def test_linear_probe_matches_sklearn_logistic_regression():
     assert linear_probe_accuracy(xtr, ytr, xte, yte, weight_decay=lam) == got
 
 
+def test_linear_probe_ignores_columns_constant_up_to_float32_rounding():
+    """Columns constant up to rounding noise (1 + 1e-7·ε stored in float32: about the 6e-8–1.2e-7
+    spacing of floats near 1, so a few quantized values, relative std ≈ 1e-7) carry no signal;
+    the probe drops them, so adding them to informative features leaves the fitted problem, hence
+    the accuracy, exactly unchanged. Kept in, standardization would blow the rounding noise up to
+    unit variance and the fit would use it (the previous probe: 0.63 padded vs 0.675 clean)."""
+    x, y = _blobs(400, 6, 3, 2.0, seed=2)
+    g = torch.Generator().manual_seed(3)
+    junk = 1.0 + 1e-7 * torch.randn(400, 10, generator=g)
+    junk[:, :5] = 0.0  # exactly constant (dead ReLU units)
+    padded = torch.cat([x, junk], dim=1)
+    assert junk.std(dim=0).max() > 0  # some columns do vary, by rounding
+    xtr, ytr, xte, yte = _split(x, y, 200)
+    ptr, _, pte, _ = _split(padded, y, 200)
+    assert linear_probe_accuracy(ptr, ytr, pte, yte) == linear_probe_accuracy(xtr, ytr, xte, yte)
+
+
+def test_linear_probe_on_constant_features_predicts_the_majority_class():
+    """A completely collapsed encoder (every column constant): the optimum is b = log class
+    frequencies, so the accuracy is the test share of the most frequent training class (class 1
+    here), returned without fitting."""
+    ytr = torch.tensor([0, 1, 1, 2, 1, 0])
+    yte = torch.tensor([1, 0, 1, 2])
+    xtr, xte = torch.full((6, 50), 0.3), torch.full((4, 50), 0.3)
+    assert linear_probe_accuracy(xtr, ytr, xte, yte) == 0.5
+
+
 def test_knn_weighting_by_temperature():
     """One close neighbour of class 0 against two farther ones of class 1 (k = 3): with a small τ
     the exp(s/τ) weight of the close one wins, with a large τ the weights equalize and the

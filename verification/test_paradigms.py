@@ -11,11 +11,12 @@ Thresholds and why:
   so an estimate moves only with the encoder; the gains exceed the range of the step-0 estimates
   across seeds (≤ 0.25 nats).
 - Complete collapse (P3/P4): RankMe ≤ 2 and embed_std < ¼·(1/√d), the issue's bar (1/√d is the
-  std of a uniformly spread unit vector's coordinates), plus ``monitors.is_collapsed``. Collapse
-  runs train ``COLLAPSE_STEPS`` = 300 steps: after 200 the embeddings already sit at one point
-  (embed_std ≈ 0.02/√d, MI ≈ 0) but the residual jitter spread over the other 63 directions still
-  adds ≈ 1 to RankMe (1.99–2.14 measured on seeds 0–2); it keeps shrinking with training
-  (1.74–1.85 at 280 steps, 1.61–1.65 at 400).
+  std of a uniformly spread unit vector's coordinates), plus ``monitors.is_collapsed``. The
+  collapse monitors read the target branch's embedding z_b (for SDMI the projector output, as
+  SimSiam's z/‖z‖ diagnostic; not the predictor's output, which at random initialization already
+  reads as collapsed). Collapse runs train ``COLLAPSE_STEPS`` = 300 steps: the embeddings reach
+  one point early (embed_std ≈ 0.02/√d by step 200) but the residual jitter spread over the other
+  63 directions still adds ≈ 1 to RankMe, which keeps shrinking with training.
 - Healthy: not ``collapsed`` (``monitors.is_collapsed``: embed_std ≥ 0.1/√d and RankMe ≥ 2.5),
   RankMe ≥ 5 and final cos-DV MI ≥ 1 nat (a collapsed encoder reads ≈ 0).
 - Probe gain: both probes read the same 512 test points, so the accuracy difference is a paired
@@ -42,6 +43,7 @@ torch.set_num_threads(1)
 STEPS = 200
 COLLAPSE_STEPS = 300
 SIMSIAM_COLLAPSE_STEPS = 400
+SIMSIAM_AFFINE_STEPS = 700
 # Seed 0 runs by default; seeds 1 and 2 complete each verdict's three seeds under ``-m slow``.
 SEEDS = (0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow))
 ESTIMATORS = ("mi_cosdv", "mi_infonce", "mi_jsd")
@@ -125,28 +127,49 @@ def test_P3_sdmi_with_predictor_and_stop_grad_does_not_collapse(seed: int, m_ste
     assert_healthy(summary)
 
 
-def test_P3_gradient_m_step_without_marginal_collapses() -> None:
-    """Measured finding (seed 0): with the canonical prototype's own gradient M-step, predictor +
-    stop-gradient are not enough once the marginal term is off — ξ's gradient step pulls the target
-    onto the predictions, the same pull that a missing stop-gradient gives, and both branches
-    collapse. The predictor prevents collapse only with a copy or EMA M-step."""
-    summary, _ = run("sdmi", "marginal", 0)
-    assert summary["collapsed"]
+@pytest.mark.parametrize("seed", SEEDS)
+def test_P3_gradient_m_step_without_marginal_collapses(seed: int) -> None:
+    """Finding (a property, not a bug): with the prototype's own gradient M-step, predictor +
+    stop-gradient do not prevent collapse once the marginal term is off. The M-step is a
+    gradient step of ξ on the joint term −mean cos(p_a, z_b)/τ with the predictions p fixed, and
+    by T7 that term is maximized by a constant target; the stop-gradient and the predictor shield
+    θ, not ξ. So the target branch collapses to one point, the predictor follows it, and the pair
+    carries no information, while the online projector output stays spread (measured, seed 0:
+    RankMe ≈ 10, std ≈ 0.85/√d) because nothing pulls θ any more. A copy or EMA M-step ties ξ
+    to θ, which is why the predictor suffices there (previous test)."""
+    summary, _ = run("sdmi", "marginal", seed, steps=COLLAPSE_STEPS)
+    assert_complete_collapse(summary)
     assert summary["mi_cosdv"] < 0.05
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_P3_simsiam_without_stop_gradient_collapses(seed: int) -> None:
-    """Dimensional collapse (400 steps): the embeddings fall onto < 2.5 effective dimensions
-    (``is_collapsed``) and hold less MI than SimSiam with stop-gradient, which stays healthy.
-    Measured, seeds 0–2: RankMe 1.75 / 2.18 / 2.21, cos-DV MI −0.17 / 0.78 / 0.08 nats. The std
-    stays at ≈ 0.5–0.7 of 1/√d, not below ¼: the projector's output batch norm keeps every
-    coordinate's batch variance at 1, so the rank collapses but the spread cannot."""
+def test_P3_simsiam_without_stop_gradient_collapses_dimensionally(seed: int) -> None:
+    """SimSiam as released (projector output BN without affine), no stop-gradient, 400 steps:
+    the collapse is dimensional. z falls onto < 2.5 effective dimensions (``is_collapsed``) and
+    the pair holds less MI than SimSiam with stop-gradient, which stays healthy; but the std of
+    z/‖z‖ stays above ¼ of 1/√d, because an affine-free BN pins every coordinate of z at batch
+    variance 1 so z cannot shrink to one point (z_i ≈ ±c_i v). The next test removes exactly that
+    constraint."""
     summary, _ = run("simsiam", "stop-grad", seed, steps=SIMSIAM_COLLAPSE_STEPS)
     healthy, _ = run("simsiam", "", seed)
     assert summary["collapsed"] and summary["effective_rank"] < 2.5
+    assert summary["embed_std"] >= 0.25 / math.sqrt(summary["embedding_dim"])
     assert_healthy(healthy)
     assert summary["mi_cosdv"] < healthy["mi_cosdv"] - 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_P3_simsiam_with_affine_output_bn_without_stop_gradient_collapses(seed: int) -> None:
+    """With learned BN scale and shift on the projector output (``proj_bn_affine=True``; the
+    paper's text, Chen & He 2021 §3, does not say affine-free), removing the stop-gradient gives
+    the complete collapse of the paper's Fig. 2: std of z/‖z‖ below ¼ of 1/√d and RankMe ≤ 2
+    after ``SIMSIAM_AFFINE_STEPS`` steps; with the stop-gradient the same architecture, trained
+    as long, is healthy. (Slow on every seed: four runs of 700 steps.)"""
+    options = (("proj_bn_affine", True),)
+    summary, _ = run("simsiam", "stop-grad", seed, options, steps=SIMSIAM_AFFINE_STEPS)
+    assert_complete_collapse(summary)
+    assert_healthy(run("simsiam", "", seed, options, steps=SIMSIAM_AFFINE_STEPS)[0])
 
 
 @pytest.mark.parametrize("seed", SEEDS)

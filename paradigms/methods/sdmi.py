@@ -11,6 +11,15 @@ the online predictor, ``stop-grad`` lets the E-step move ξ too, ``alternating``
 from the same point. ``target_update="ema"`` or ``"copy"`` swaps the gradient M-step for BYOL's or
 SimSiam's. Defaults (ours, the prototype has no external recipe): τ = 0.1 (the cos-DV
 monitor's, so training objective and tracked MI coincide); projector and predictor as BYOL's.
+
+Default M-step: ``"gradient"``. It is the only one of the three that is a step on the objective in
+ξ, so one training step is alternating block-gradient ascent of the DV bound (T2) and the
+prototype is the E/M scheme itself; copy and EMA are heuristic target updates. The price, measured
+and tested (``verification/test_paradigms.py``, P3): with ``--ablate marginal`` the gradient
+M-step ascends the joint term alone, which a constant target maximizes (T7). Stop-gradient and
+predictor shield θ, not ξ, so the target collapses to one point (RankMe ≈ 1.7, std of z/‖z‖ ≈
+0.01/√d, MI ≈ 0 on seeds 0–2) while with ``target_update="copy"`` or ``"ema"`` the predictor
+alone prevents collapse (ξ follows θ instead of optimizing the joint term).
 """
 
 from __future__ import annotations
