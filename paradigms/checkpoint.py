@@ -273,6 +273,10 @@ class CheckpointManager:
         """Save when ``step`` (completed steps) is a positive multiple of ``every``."""
         if step <= 0 or step % self.every:
             return None
+        return self.save(step, **state)
+
+    def save(self, step: int, **state: Any) -> Path:
+        """Save now (e.g. after the last step), then drop all but the newest ``keep`` files."""
         path = save_checkpoint(checkpoint_path(self.directory, step), step=step, **state)
         old = sorted(p for p in self.directory.iterdir() if _NAME.match(p.name))
         for stale in old[: -self.keep]:

@@ -23,9 +23,9 @@ optionally ``torch.compile``-d backbones. An online linear probe (``probes.Onlin
 trained on the detached backbone features of the first view at every step (``online_probe_acc``).
 
 Checkpoints (:mod:`paradigms.checkpoint`): every ``checkpoint_every`` steps into
-``out/checkpoints``; with ``resume`` the run continues from the newest checkpoint that verifies
-(corrupted or partial files are skipped) and ends with the same parameters and metrics as an
-uninterrupted run, bit for bit on CPU.
+``out/checkpoints`` and after the last step; with ``resume`` the run continues from the newest
+checkpoint that verifies (corrupted or partial files are skipped) and ends with the same
+parameters and metrics as an uninterrupted run, bit for bit on CPU.
 
 Multi-process (``torchrun``, :mod:`paradigms.distributed`): with ``WORLD_SIZE > 1`` each rank
 draws the same global batch and views (same generator) and keeps its shard of ``batch_size /
@@ -439,6 +439,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train ``config.method`` and return the summary (also written to ``out``/summary.json)."""
     start = time.perf_counter()
     multi = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    owns_group = multi and not torch.distributed.is_initialized()
     if multi:
         ctx = dist_utils.init_distributed(config.device)
     else:
@@ -446,7 +447,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     try:
         return _train(config, ctx, start)
     finally:
-        if multi:
+        if owns_group:
             dist_utils.cleanup()
 
 
@@ -470,7 +471,9 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, start: float) -> di
     ]
     probe = None
     if config.online_probe if config.online_probe is not None else images:
-        probe = OnlineLinearProbe(method.feature_dim, data.num_classes, config.online_probe_lr)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed + 2)  # the probe's initialization, like the model's
+            probe = OnlineLinearProbe(method.feature_dim, data.num_classes, config.online_probe_lr)
         probe.to(device)
     monitor = _Monitor(method, data, config)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -579,7 +582,10 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, start: float) -> di
                 )
             if manager is not None and ctx.is_main and config.checkpoint_every is not None:
                 extra = {"history": history, "losses": losses, "config": _resume_key(config)}
-                manager.maybe_save(step, extra=extra, **state)
+                if step == config.steps:
+                    manager.save(step, extra=extra, **state)
+                else:
+                    manager.maybe_save(step, extra=extra, **state)
     except _Stop as stop:
         status, reason = "stopped", str(stop)
     finally:
