@@ -12,7 +12,9 @@ reasons in that module's docstring):
 - Healthy: not ``collapsed``, RankMe ≥ 5, cos-DV MI ≥ 1 nat.
 - P3 (per seed): SDMI without predictor and marginal collapses completely; with the predictor
   and a copy or EMA M-step (stop-gradient) it is healthy; SimSiam without stop-gradient
-  collapses (``collapsed`` with RankMe < 2.5) and ends ≥ 0.5 nats below healthy SimSiam.
+  collapses (``collapsed`` with RankMe < 2.5) and ends ≥ 0.5 nats below healthy SimSiam; in
+  full mode also: SimSiam with a learned (affine) output batch norm collapses completely without
+  stop-gradient (700 steps) and is healthy with it.
 - P4 (per seed): JMI without its regularizer collapses completely; jmi, jmi-taylor, barlow,
   vicreg and simclr are healthy.
 - P5 (open question, operationalized): "necessary" — the collapsed ablations' mean probe
@@ -50,9 +52,12 @@ PROBE_TEST_POINTS = 512
 P4_SURROGATES = ("jmi", "jmi-taylor", "barlow", "vicreg", "simclr")
 P5_METHODS = ("sdmi", "simsiam", "byol", "mocov2", "mocov3", *P4_SURROGATES)
 
-RunKey = tuple[str, str, tuple[tuple[str, str], ...], int]  # method, ablate, options, steps
+Options = tuple[tuple[str, Any], ...]  # method_options as sorted pairs
+RunKey = tuple[str, str, Options, int]  # method, ablate, options, steps
 Run = tuple[dict[str, Any], list[dict[str, Any]]]  # summary, metrics lines
-Runner = Callable[[str, str, tuple[tuple[str, str], ...], int, int], Run]
+Runner = Callable[[str, str, Options, int, int], Run]
+#: SimSiam with learned scale and shift in the projector's output batch norm
+AFFINE: Options = (("proj_bn_affine", True),)
 
 
 @dataclass(frozen=True)
@@ -63,20 +68,19 @@ class ParadigmBudget:
     steps: int  # healthy runs: P1, P2, P3/P4 surrogates, P5
     collapse_steps: int  # SDMI / JMI ablations expected to collapse completely
     simsiam_collapse_steps: int  # SimSiam without stop-gradient (dimensional collapse)
+    simsiam_affine_steps: int = 0  # SimSiam, affine output BN, no stop-gradient (0: not run)
 
 
 def budget(quick: bool) -> ParadigmBudget:
     """Full: the verification settings on three seeds. Quick: one seed and 100-step healthy runs
     (the collapse runs keep their length: complete collapse needs ≈ 300 steps to reach RankMe ≤ 2,
-    see verification/test_paradigms.py)."""
+    see verification/test_paradigms.py), and the 700-step affine-BN SimSiam run is left out."""
     if quick:
         return ParadigmBudget((0,), 100, 300, 400)
-    return ParadigmBudget((0, 1, 2), 200, 300, 400)
+    return ParadigmBudget((0, 1, 2), 200, 300, 400, 700)
 
 
-def train_run(
-    method: str, ablate: str, options: tuple[tuple[str, str], ...], steps: int, seed: int
-) -> Run:
+def train_run(method: str, ablate: str, options: Options, steps: int, seed: int) -> Run:
     """One ``paradigms.train`` run; returns the summary and the metrics lines."""
     import torch
 
@@ -114,6 +118,10 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
         "simsiam -stop-grad": ("simsiam", "stop-grad", (), b.simsiam_collapse_steps),
         "jmi -marginal": ("jmi", "marginal", (), b.collapse_steps),
     })  # fmt: skip
+    if b.simsiam_affine_steps:
+        plan["simsiam (affine BN)"] = ("simsiam", "", AFFINE, b.steps)
+        plan["simsiam -stop-grad (affine BN)"] = (
+            "simsiam", "stop-grad", AFFINE, b.simsiam_affine_steps)  # fmt: skip
     return plan
 
 
@@ -185,7 +193,7 @@ def rise_claim(claim_id: str, method: str, runs: dict[int, dict[str, Run]]) -> C
 def p3_checks(r: dict[str, Run]) -> dict[str, bool]:
     s = {name: run[0] for name, run in r.items()}
     sim = s["simsiam -stop-grad"]
-    return {
+    checks = {
         "no predictor, no marginal: complete collapse": complete_collapse(s[
             "sdmi -predictor,marginal"]),
         "predictor + stop-grad, copy M-step: healthy": healthy(s["sdmi -marginal (copy)"]),
@@ -194,6 +202,11 @@ def p3_checks(r: dict[str, Run]) -> dict[str, bool]:
         and sim["effective_rank"] < 2.5 and healthy(s["simsiam"])
         and sim["mi_cosdv"] < s["simsiam"]["mi_cosdv"] - 0.5,
     }  # fmt: skip
+    if "simsiam -stop-grad (affine BN)" in s:
+        checks["SimSiam, affine output BN, without stop-grad: complete collapse"] = (
+            complete_collapse(s["simsiam -stop-grad (affine BN)"])
+            and healthy(s["simsiam (affine BN)"]))  # fmt: skip
+    return checks
 
 
 def p4_checks(r: dict[str, Run]) -> dict[str, bool]:
@@ -343,15 +356,19 @@ def _plot_p5(table: dict[str, dict[str, float]], rho: dict[str, Any], out: Path)
     fig = Figure(figsize=(12, 4))
     axes = fig.subplots(1, 3, sharey=True)
     for ax, key in zip(axes, ESTIMATORS, strict=True):
-        for name, row in table.items():
-            ablation = name not in P5_METHODS
-            ax.scatter(row[key], row["probe_acc"], color="grey" if ablation else "C0",
-                       marker="x" if ablation else "o")  # fmt: skip
-            ax.annotate(name, (row[key], row["probe_acc"]), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points")  # fmt: skip
+        methods = [m for m in table if m in P5_METHODS]
+        ablations = [m for m in table if m not in P5_METHODS]
+        ax.scatter([table[m][key] for m in methods], [table[m]["probe_acc"] for m in methods],
+                   color="C0", label="methods")  # fmt: skip
+        ax.scatter([table[m][key] for m in ablations], [table[m]["probe_acc"] for m in ablations],
+                   color="grey", marker="x", label="collapsing ablations")  # fmt: skip
+        for name in methods:
+            ax.annotate(name, (table[name][key], table[name]["probe_acc"]), fontsize=6,
+                        xytext=(3, 2), textcoords="offset points")  # fmt: skip
         ax.set_xlabel(f"final MI, {ESTIMATOR_LABELS[key]} [nats]")
         ax.set_title(f"ρ = {rho[key]['rho']:+.2f} (p = {rho[key]['p']:.2f}), methods only")
     axes[0].set_ylabel("linear-probe accuracy")
+    axes[0].legend(fontsize=6, loc="lower right")
     return _save(fig, out, "p5_mi_vs_accuracy.png")
 
 
@@ -405,9 +422,15 @@ def paradigm_section(
     ]
     rho = p5_stats["spearman"]
     seeds = ", ".join(map(str, runs))
+    affine = (
+        f"(with affine output BN {b.simsiam_affine_steps})"
+        if b.simsiam_affine_steps
+        else "(the affine-BN SimSiam check is left out in this mode)"
+    )
     md = f"""Short training runs on the synthetic Gaussian mixture (`paradigms.train`, MLP backbone,
 `TrainConfig` defaults), seeds {seeds}; healthy runs {b.steps} steps, complete-collapse ablations
-{b.collapse_steps}, SimSiam without stop-gradient {b.simsiam_collapse_steps}. MI is measured on
+{b.collapse_steps}, SimSiam without stop-gradient {b.simsiam_collapse_steps}
+{affine}. MI is measured on
 512 fixed held-out pairs with the fixed cosine critic (τ = 0.1). Rules: see
 `mitheory/paradigm_study.py` (the same as `verification/test_paradigms.py`).
 
@@ -458,7 +481,8 @@ P6 (every method on real images) is not run in this report: see `verification/te
 """
     data = {
         "budget": {"seeds": list(runs), "steps": b.steps, "collapse_steps": b.collapse_steps,
-                   "simsiam_collapse_steps": b.simsiam_collapse_steps},
+                   "simsiam_collapse_steps": b.simsiam_collapse_steps,
+                   "simsiam_affine_steps": b.simsiam_affine_steps},
         "final": {seed_: {name: {k: v for k, v in run[0].items() if k not in ("config",
                                                                            "initial")}
                           for name, run in r.items()} for seed_, r in runs.items()},

@@ -201,6 +201,15 @@ def test_paradigm_verdicts_flip_on_violating_runs(broken, claim, verdict):
     assert CLAIMS[claim](runs).verdict == verdict
 
 
+def test_P3_affine_simsiam_check_runs_only_when_budgeted():
+    affine = replace(TINY_PARADIGMS, simsiam_affine_steps=50)
+    runs = ps.collect_runs(affine, 0, _fake_runner())
+    assert len(ps.p3_checks(runs[0])) == 5 and all(ps.p3_checks(runs[0]).values())
+    assert len(ps.p3_checks(ps.collect_runs(TINY_PARADIGMS, 0, _fake_runner())[0])) == 4
+    broken = ps.collect_runs(affine, 0, _fake_runner(frozenset({"simsiam -stop-grad"})))
+    assert CLAIMS["P3"](broken).verdict == "partial"  # the plain and the affine check fail
+
+
 def test_P5_verdict_fails_when_mi_orders_accuracy_and_collapse_costs_nothing():
     table = {m: {"mi_cosdv": k, "mi_infonce": k, "mi_jsd": k, "probe_acc": 0.7 + 0.01 * k,
                  "collapsed": 0.0, "runs": 3} for k, m in enumerate(ps.P5_METHODS)}  # fmt: skip
