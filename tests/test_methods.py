@@ -140,6 +140,27 @@ def test_simsiam_stop_gradient_changes_the_gradient() -> None:
     assert not torch.allclose(grads[0], grads[1])
 
 
+def test_simsiam_output_bn_affine_switch() -> None:
+    """Default: the released code's affine-free output BN (no learnable scale/shift, so z keeps
+    batch variance 1 per coordinate in training mode); ``proj_bn_affine=True`` learns γ, β and
+    they receive gradients. A non-bool is rejected."""
+    bn = make("simsiam").projector[-1]
+    assert isinstance(bn, nn.BatchNorm1d) and not bn.affine
+    method = make("simsiam", proj_bn_affine=True)
+    bn = method.projector[-1]
+    assert bn.affine
+    x_a, x_b = views()
+    (block,) = method.update_blocks()
+    assert {id(bn.weight), id(bn.bias)} <= {id(p) for p in block.params}
+    block.loss(x_a, x_b).backward()
+    assert bn.weight.grad.abs().sum() > 0
+    method.train()
+    z = method.online(x_a)
+    assert torch.allclose(z.var(dim=0, unbiased=False), torch.ones(8), atol=1e-3)  # γ = 1 at init
+    with pytest.raises(TypeError, match="proj_bn_affine must be a bool"):
+        make("simsiam", proj_bn_affine=1)
+
+
 def test_ema_schedule_and_update() -> None:
     assert ema_momentum(0.99, 0.0) == pytest.approx(0.99)
     assert ema_momentum(0.99, 1.0) == pytest.approx(1.0)

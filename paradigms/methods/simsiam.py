@@ -11,7 +11,10 @@ The projector's output BN has no affine parameters by default, as in the authors
 (``BatchNorm1d(dim, affine=False)``); the paper's text only says BN is applied to the output fc.
 This matters for the ``stop-grad`` ablation: an affine-free BN fixes every coordinate of z at batch
 mean 0 and variance 1 (in training mode), so z cannot shrink to one point and the collapse it
-reaches is dimensional (z_i ≈ ±c_i v: RankMe ≈ 2, std of z/‖z‖ stays ≈ 0.5–0.7/√d). With
+reaches is dimensional (RankMe ≈ 2, std of z/‖z‖ stays ≈ 0.5–0.75/√d). On a line, z_i = c_i v,
+unit variance per coordinate forces |v_k| = 1/std(c) for every k, so z_i/‖z_i‖ = ±v/‖v‖ and the
+std of z/‖z‖ is 2√(q(1 − q))/√d (q the share of positive c_i), 1/√d for balanced signs: the
+healthy value, so that diagnostic cannot see this collapse; RankMe does. With
 ``proj_bn_affine=True`` the BN scale and shift are learned, γ → 0 with β constant is reachable and
 the collapse is complete (std of z/‖z‖ → 0, the paper's Fig. 2 curve). Measured on the synthetic
 mixture, AdamW, seeds 0–2: see ``verification/test_paradigms.py``.
