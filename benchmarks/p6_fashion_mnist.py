@@ -11,11 +11,13 @@ backbone (``build_method`` seeds the backbone first), whose linear-probe accurac
 evaluation of the run. The probe is the loop's offline linear probe (L-BFGS, multinomial logistic
 regression) on ``--probe-train`` labelled training images, scored on ``--n-test`` held-out images.
 
-Verdict per method (3 seeds): with d_s = acc_trained(s) − acc_random(s), pass when
-mean(d) > 3·max(sd(d), SE_bin) — the margin is more than three seed standard deviations and more
-than three binomial standard errors SE_bin = √(p(1−p)/n_test) of one accuracy — and no run is
-collapsed (``paradigms.monitors.is_collapsed``). Per-run summaries are written as they finish
-(``DIR/runs/<method>-s<seed>.json``), then ``DIR/p6_table.md`` and ``DIR/p6_results.json``.
+Verdict per method (S = 3 seeds): with d_s = acc_trained(s) − acc_random(s), pass when
+mean(d) > 3·sd(d)/√S — the margin is three standard errors of the mean paired gain away from 0;
+sd(d) is the seed noise, and it includes the test-subset noise since each seed draws its own
+``--n-test`` subset — every d_s > 0, and no run is collapsed (``paradigms.monitors.is_collapsed``).
+SE_bin = √(p(1−p)/n_test), the binomial error of one accuracy, is reported for scale. Per-run
+summaries are written as they finish (``DIR/runs/<method>-s<seed>.json``), then
+``DIR/p6_table.md`` and ``DIR/p6_results.json``; ``--from-runs DIR ...`` only rebuilds the table.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mitheory.atomic import atomic_write_json, atomic_write_text  # noqa: E402
-from paradigms.methods import METHODS  # noqa: E402
-from paradigms.train import TrainConfig, train  # noqa: E402
+from mitheory.atomic import atomic_write_json, atomic_write_text
+from paradigms.methods import METHODS
+from paradigms.train import TrainConfig, train
 
 
 def p6_config(method: str, seed: int, args: argparse.Namespace) -> TrainConfig:
@@ -73,9 +75,15 @@ def verdict(rows: list[dict], n_test: int) -> dict:
         "margin": margin,
         "margin_sd": sd,
         "se_bin": se_bin,
+        "threshold": 3 * sd / math.sqrt(len(rows)) if len(rows) > 1 else float("nan"),
         "collapsed_runs": collapsed,
         "seconds": statistics.fmean(r["seconds"] for r in rows),
-        "pass": bool(margin > 3 * max(sd, se_bin) and collapsed == 0 and len(rows) > 1),
+        "pass": bool(
+            len(rows) > 1
+            and margin > 3 * sd / math.sqrt(len(rows))
+            and min(diffs) > 0
+            and collapsed == 0
+        ),
     }
 
 
@@ -85,17 +93,38 @@ def table(results: dict[str, dict], args: argparse.Namespace) -> str:
         f"small CNN width {args.width}, {args.n_train} train images, probe on {args.probe_train} "
         f"labels, tested on {args.n_test}; seeds {args.seeds}; 1 CPU thread.",
         "",
-        "| method | probe acc (trained) | random init | margin ± sd | 3·max(sd, SE) | collapsed "
+        "| method | probe acc (trained) | random init | margin ± sd | 3·sd/√S | SE_bin | collapsed "
         "| s/run | pass |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in results.items():
         lines.append(
             f"| {name} | {v['trained']:.4f} ± {v['trained_sd']:.4f} | {v['random']:.4f} | "
-            f"{v['margin']:+.4f} ± {v['margin_sd']:.4f} | {3 * max(v['margin_sd'], v['se_bin']):.4f}"
-            f" | {v['collapsed_runs']} | {v['seconds']:.0f} | {'yes' if v['pass'] else 'NO'} |"
+            f"{v['margin']:+.4f} ± {v['margin_sd']:.4f} | {v['threshold']:.4f} | "
+            f"{v['se_bin']:.4f} | {v['collapsed_runs']} | {v['seconds']:.0f} | "
+            f"{'yes' if v['pass'] else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _table_from_runs(dirs: list[Path], args: argparse.Namespace) -> int:
+    by_method: dict[str, list[dict]] = {}
+    for d in dirs:
+        for path in sorted((d / "runs").glob("*.json")):
+            summary = json.loads(path.read_text())
+            if summary["status"] == "ok":
+                by_method.setdefault(summary["method"], []).append(summary)
+    order = [m for m in METHODS if m in by_method]
+    results = {m: verdict(by_method[m], args.n_test) for m in order}
+    for m in order:
+        results[m]["seeds"] = sorted(r["seed"] for r in by_method[m])
+    text = table(results, args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "p6_table.md", text)
+    atomic_write_json(out / "p6_results.json", {"args": vars(args), "results": results})
+    print(text)
+    return 0 if results and all(v["pass"] for v in results.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="runs/p6")
+    parser.add_argument(
+        "--from-runs",
+        nargs="*",
+        default=None,
+        help="only build the table from the per-run JSON files of these DIRs (no training)",
+    )
     args = parser.parse_args(argv)
+    if args.from_runs is not None:
+        return _table_from_runs([Path(d) for d in args.from_runs], args)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
