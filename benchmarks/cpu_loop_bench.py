@@ -11,7 +11,9 @@ The training loop's per-step time is measured differentially, (T(S₂) − T(S�
 step 0 and at the end). The plain loop is timed directly over S₂ − S₁ steps after a short warm-up.
 The two are interleaved ``--repeats`` times and the medians compared: ratio = loop / plain
 images/s (1.0 = no overhead; the issue's bar is ≥ 0.9). Two views of one image count as one image.
-Falls back to scikit-learn's digits when Fashion-MNIST is not installed.
+Falls back to scikit-learn's digits when Fashion-MNIST is not installed. The loop runs as configured
+by default for images (parameter groups without weight decay on norms/biases, LR scheduler, online
+linear probe on the detached features); ``--no-online-probe`` switches the probe off.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-online-probe", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_pairs=256,
         probe_train=256,
         progress=False,
+        online_probe=not args.no_online_probe,
         data_options={"n_train": 4096, "n_test": 512} if have_fmnist else {},
     )
     s1, s2 = args.steps

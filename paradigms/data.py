@@ -2,7 +2,8 @@
 
 A data set is an :class:`SSLData`: train and held-out tensors with class labels, and an
 ``augment(x, generator)`` that draws one random view of a batch. Two independent calls give the two
-views x_a, x_b of DESIGN.md §3, so I(X_A; X_B) > 0 comes only from the shared sample.
+views x_a, x_b of DESIGN.md §3 (``augment_b``, when set, draws view B from its own
+distribution), so I(X_A; X_B) > 0 comes only from the shared sample.
 
 ``gaussian-mixture`` (built here) has ground-truth structure: K clusters in a low-dimensional latent
 space pushed through a fixed random nonlinear map to a higher dimension. Every other name is
@@ -30,6 +31,7 @@ class SSLData:
     test_y: torch.Tensor
     num_classes: int
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+    augment_b: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -38,8 +40,10 @@ class SSLData:
     def views(
         self, x: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two independently augmented views of the batch ``x``."""
-        return self.augment(x, generator), self.augment(x, generator)
+        """Two independently augmented views of the batch ``x``: ``augment`` makes view A and
+        ``augment_b`` view B (``augment`` again when None; BYOL's recipe has asymmetric views)."""
+        second = self.augment_b if self.augment_b is not None else self.augment
+        return self.augment(x, generator), second(x, generator)
 
     def to(self, device: torch.device | str) -> SSLData:
         """The same data with every tensor on ``device`` (kept there: no per-step host copies)."""

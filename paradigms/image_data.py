@@ -515,9 +515,10 @@ def load_ssl_data(
 ) -> object:
     """An image data set as ``paradigms.data.SSLData`` (the training loop's data type).
 
-    Images are float32 in [0, 1], [N, C, H, W]; ``augment`` is the first view of the named
-    augmentation recipe (:func:`paradigms.image_augment.augmentation_recipe`; ``SSLData`` draws both
-    views from one configuration) with output ``crop_size`` (default: the image size).
+    Images are float32 in [0, 1], [N, C, H, W]; ``augment`` / ``augment_b`` are the two views of
+    the named augmentation recipe (:func:`paradigms.image_augment.augmentation_recipe`;
+    ``augment_b`` is None when both views share one configuration) with output ``crop_size``
+    (default: the image size).
     ``n_train`` / ``n_test`` keep a seeded random subset. Image folders are read into memory at
     ``image_size`` (default 64): meant for small folders; big ones need a ``DataLoader`` over
     :class:`ImageFolderDataset`.
@@ -558,7 +559,7 @@ def load_ssl_data(
         parts.append(ds)
     train, test = parts
     size = crop_size if crop_size is not None else int(train.images.shape[-1])
-    view, _ = augmentation_recipe(recipe, size, blur=blur)
+    view_a, view_b = augmentation_recipe(recipe, size, blur=blur)
     return SSLData(
         name=name,
         train_x=to_float(train.images),
@@ -566,5 +567,6 @@ def load_ssl_data(
         test_x=to_float(test.images),
         test_y=test.labels,
         num_classes=train.num_classes,
-        augment=ImageViewAugmentation(view),
+        augment=ImageViewAugmentation(view_a),
+        augment_b=None if view_b == view_a else ImageViewAugmentation(view_b),
     )

@@ -302,3 +302,16 @@ def test_fashion_mnist_real_files_train(tmp_path: Path) -> None:
         tiny(method="simclr", data="fashion-mnist", data_options={"n_train": 256, "n_test": 64})
     )
     assert summary["status"] == "ok" and summary["steps_done"] == 2
+
+
+def test_byol_recipe_views_are_asymmetric() -> None:
+    """BYOL's recipe: view B (solarize p = 0.2) differs in distribution from view A (none), so the
+    data carries a second augmentation; SimCLR's two views share one configuration."""
+    byol = load_dataset("digits", recipe="byol")
+    simclr = load_dataset("digits", recipe="simclr")
+    assert simclr.augment_b is None
+    assert byol.augment_b is not None
+    assert byol.augment.config.solarize_p == 0.0 and byol.augment_b.config.solarize_p == 0.2
+    gen = torch.Generator().manual_seed(0)
+    x_a, x_b = byol.views(byol.train_x[:32], gen)
+    assert x_a.shape == x_b.shape == (32, 1, 8, 8)
