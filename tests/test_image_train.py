@@ -315,3 +315,14 @@ def test_byol_recipe_views_are_asymmetric() -> None:
     gen = torch.Generator().manual_seed(0)
     x_a, x_b = byol.views(byol.train_x[:32], gen)
     assert x_a.shape == x_b.shape == (32, 1, 8, 8)
+
+
+def test_bf16_autocast_and_channels_last_path_runs_on_cpu(tmp_path: Path) -> None:
+    """The CUDA defaults (bf16 autocast, channels_last) exercised on CPU: the loss is computed in
+    fp32 from bf16 activations and stays within bf16 rounding of the fp32 run's first-step loss
+    (8 mantissa bits: relative error ~ 2⁻⁸ per op; 5 % allows for a few dozen layers)."""
+    fp32 = train(tiny(method="simclr", steps=1, eval_every=1))
+    bf16 = train(tiny(method="simclr", steps=1, eval_every=1, amp=True, channels_last=True))
+    assert bf16["status"] == "ok"
+    assert isinstance(bf16["loss"], float)
+    assert abs(bf16["loss"] - fp32["loss"]) <= 0.05 * abs(fp32["loss"])
