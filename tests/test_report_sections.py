@@ -222,8 +222,8 @@ def test_P5_verdict_fails_when_mi_orders_accuracy_and_collapse_costs_nothing():
 
 @pytest.mark.slow
 def test_paradigm_section_with_real_tiny_training(tmp_path):
-    """Ten-step real runs (``paradigms.train``, 16 runs, about 30 s): the section is well
-    formed whatever the verdicts of such short runs are."""
+    """Ten-step real runs (``paradigms.train``, 16 runs, about a minute on a shared 2-core
+    machine): the section is well formed whatever the verdicts of such short runs are."""
     section = ps.paradigm_section(True, 0, tmp_path, ps.ParadigmBudget((0,), 10, 10, 10))
     _check_schema([section], ["P1", "P2", "P3", "P4", "P5"], tmp_path)
     assert section.data["final"][0]["sdmi"]["steps"] == 10
