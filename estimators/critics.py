@@ -63,14 +63,15 @@ class SeparableCritic(nn.Module):
     bilinear critic xᵀ W_gᵀ W_h y is reachable directly, and the critic starts at S ≡ 0 (below).
     With ``offsets`` each encoder also emits a scalar a(x) (resp. b(y)), the terms that depend on
     one side only — e.g. the −½ xᵀA x part of a Gaussian log density ratio, which a pure dot
-    product of bottlenecked embeddings represents poorly. ``skip=False, offsets=False`` is the
-    plain S = g(x) h(y)ᵀ. Scores of all N² pairs cost two encoder passes and one
-    [N, embed] × [embed, N] product.
+    product of bottlenecked embeddings represents poorly. With ``quadratic`` (and ``offsets``)
+    a(x) and b(y) also get a diagonal quadratic term Σ_i c_i x_i² (resp. y), starting at 0.
+    ``skip=False, offsets=False`` is the plain S = g(x) h(y)ᵀ. Scores of all N² pairs cost two
+    encoder passes and one [N, embed] × [embed, N] product.
     """
 
     def __init__(
         self, dim_x: int, dim_y: int, *, hidden: int = 256, layers: int = 2, embed: int = 32,
-        skip: bool = True, offsets: bool = True, seed: int = 0,
+        skip: bool = True, offsets: bool = True, quadratic: bool = False, seed: int = 0,
     ) -> None:
         super().__init__()
         for v, name in ((dim_x, "dim_x"), (dim_y, "dim_y"), (hidden, "hidden"), (embed, "embed")):
@@ -82,6 +83,13 @@ class SeparableCritic(nn.Module):
         self.h = mlp(dim_y, hidden, layers, out, gen)
         self.g_skip = _linear(dim_x, out, gen, bias=False) if skip else None
         self.h_skip = _linear(dim_y, out, gen, bias=False) if skip else None
+        # diagonal quadratic one-sided terms Σ_i c_i x_i², Σ_j d_j y_j², starting at 0
+        self.g_quad = _linear(dim_x, 1, gen, bias=False) if quadratic and offsets else None
+        self.h_quad = _linear(dim_y, 1, gen, bias=False) if quadratic and offsets else None
+        for lin in (self.g_quad, self.h_quad):
+            if lin is not None:
+                with torch.no_grad():
+                    lin.weight.zero_()
         if self.g_skip is not None and self.h_skip is not None:
             # Start from S ≡ 0 (the critic of independence; every bound is then finite and
             # small): zero the MLP heads, h's linear path and g's offset. The gradient still
@@ -101,7 +109,10 @@ class SeparableCritic(nn.Module):
             u, v = u + self.g_skip(x), v + self.h_skip(y)
         if not self.offsets:
             return u @ v.T
-        return u[:, :-1] @ v[:, :-1].T + u[:, -1:] + v[:, -1:].T
+        a, b = u[:, -1:], v[:, -1:]
+        if self.g_quad is not None and self.h_quad is not None:
+            a, b = a + self.g_quad(x * x), b + self.h_quad(y * y)
+        return u[:, :-1] @ v[:, :-1].T + a + b.T
 
 
 class CosineCritic(nn.Module):
@@ -190,13 +201,14 @@ class ConcatCritic(nn.Module):
 
 def make_critic(
     kind: str, dim_x: int, dim_y: int, *, hidden: int = 256, layers: int = 2, embed: int = 32,
-    temperature: float = 0.1, skip: bool = True, offsets: bool = True, seed: int = 0,
+    temperature: float = 0.1, skip: bool = True, offsets: bool = True, quadratic: bool = False,
+    seed: int = 0,
 ) -> nn.Module:
     """Build a critic by name (one of :data:`CRITICS`); ``skip``/``offsets`` apply to separable."""
     if kind == "separable":
         return SeparableCritic(
             dim_x, dim_y, hidden=hidden, layers=layers, embed=embed, skip=skip, offsets=offsets,
-            seed=seed,
+            quadratic=quadratic, seed=seed,
         )
     if kind == "cosine":
         return CosineCritic(

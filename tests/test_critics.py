@@ -67,6 +67,22 @@ def test_separable_offsets_and_skip_formula():
     assert torch.allclose(critic(x, y), expected, atol=1e-6)
 
 
+def test_separable_quadratic_offsets():
+    """With ``quadratic`` the one-sided terms gain Σ c_i x_i² and Σ d_j y_j² (the diagonal part of
+    a Gaussian log-density ratio); check the formula and that S still starts at 0."""
+    x, y = _data()
+    fresh = SeparableCritic(DX, DY, hidden=16, embed=8, quadratic=True, seed=0)
+    assert torch.count_nonzero(fresh(x, y)) == 0
+    critic = _randomize(fresh)
+    u = critic.g(x) + critic.g_skip(x)
+    v = critic.h(y) + critic.h_skip(y)
+    a = u[:, 8:] + (x * x) @ critic.g_quad.weight.T
+    b = v[:, 8:] + (y * y) @ critic.h_quad.weight.T
+    expected = u[:, :8] @ v[:, :8].T + a + b.T
+    assert torch.allclose(critic(x, y), expected, atol=1e-5)
+    assert critic.g_quad.weight.shape == (1, DX)
+
+
 def test_cosine_scores_bounded_by_inverse_temperature():
     critic = CosineCritic(DX, DY, hidden=16, embed=8, temperature=0.25, seed=0)
     x, y = _data()

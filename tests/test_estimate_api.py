@@ -81,11 +81,12 @@ def test_diagnostics_and_folds():
     x, y = gaussian_pairs(400, 0.7, seed=5)
     r = fit_estimate(x, y, "jsd", **FAST)
     folds = r.diagnostics["folds"]
-    assert len(folds) == 2
+    assert len(folds) == 5  # default: 5-fold cross-fitting
     assert sum(f["n_test"] for f in folds) == 400  # cross-fitting reads out every pair once
     for f in folds:
         assert f["n_fit"] + f["n_val"] + f["n_test"] == 400
-        assert f["n_val"] == round(0.2 * 200)
+        assert f["n_val"] == round(0.2 * 320)
+        assert "estimate_half" not in f  # jsd is not extrapolated by default
         assert 1 <= f["steps"] <= FAST["max_steps"] and f["train_seconds"] >= 0
         assert f["curve"][0][0] == 0 and len(f["curve"]) >= 2
         assert f["stopped"] in ("max_steps", "patience", "diverged")
@@ -254,12 +255,29 @@ def test_default_estimators_recover_one_dim_gaussian_mi(method):
     assert r.ci[0] - 0.05 <= truth <= r.ci[1] + 0.05
 
 
+def test_extrapolation_combines_full_and_half_trained_critics():
+    """Each fold reports 2 R_full − R_half; the full critic is the one trained without
+    extrapolation (same split and seed), so its read-out must match that run's exactly."""
+    x, y = gaussian_pairs(400, 0.7, seed=5, d=2)
+    ext = fit_estimate(x, y, "infonce", seed=2, **FAST)  # infonce extrapolates by default
+    plain = fit_estimate(x, y, "infonce", seed=2, extrapolate=False, **FAST)
+    for fe, fp in zip(ext.diagnostics["folds"], plain.diagnostics["folds"], strict=True):
+        assert fe["estimate_full"] == fp["estimate"]
+        assert fe["estimate"] == pytest.approx(2 * fe["estimate_full"] - fe["estimate_half"])
+        assert fe["half_training"]["n_fit"] + fe["half_training"]["n_val"] == 320 // 2
+    assert ext.mi == pytest.approx(np.mean([f["estimate"] for f in ext.diagnostics["folds"]]))
+    forced = fit_estimate(x, y, "dv", seed=2, extrapolate=True, **FAST)
+    assert all("estimate_half" in f for f in forced.diagnostics["folds"])
+
+
 def test_config_is_frozen_and_validated():
     cfg = NeuralConfig()
     with pytest.raises(AttributeError):
         cfg.lr = 1.0  # type: ignore[misc]
     with pytest.raises(ValueError, match="clip"):
         NeuralConfig(clip=-1.0)
+    with pytest.raises(ValueError, match="extrapolate"):
+        NeuralConfig(extrapolate="yes")  # type: ignore[arg-type]
 
 
 def test_too_few_pairs_for_the_split_is_a_clear_error():
@@ -267,7 +285,7 @@ def test_too_few_pairs_for_the_split_is_a_clear_error():
     with pytest.raises(ValueError, match="fewer than 2 held-out pairs"):
         estimate_mi(x, y, method="dv", folds=7)
     with pytest.raises(ValueError, match="too few training pairs"):
-        estimate_mi(x[:5], y[:5], method="dv")
+        estimate_mi(x[:5], y[:5], method="dv", folds=2)
 
 
 def test_nwj_readout_overflow_is_minus_infinity_not_nan():
