@@ -26,9 +26,11 @@ in 25 + 25 dimensions c/m is 0.15–0.2 nats at m = 4000, the dominant error the
 also trains a second critic on a random half of its training pairs and reports the Richardson
 extrapolation 2 R(θ̂_m) − R(θ̂_{m/2}), both read out on the same held-out part (influence values
 2ψ − ψ_half). It is not a bound any more, and it roughly doubles the read-out's noise, so it is
-the default only where it was measured to help: InfoNCE on 25 + 25-dim Gaussians (|log2| 0.30 →
-0.05 at I = 1) without hurting the staircase (it cannot exceed 2 log n_k). SMILE's read-out is
-biased upwards at high MI, and extrapolating it overshoots (staircase at 6 nats: 8.5).
+the default only where it was measured to help: InfoNCE (n = 5000, seeds 0–4, mean |log2(est/I)|
+with 2 plain folds → 5 extrapolated folds): componentwise 25 + 25 Gaussians I = 1: 0.48 → 0.055,
+I = 2: 0.30 → 0.060; dense 25 + 25 (ρ = 0.2): 0.64 → 0.22 and sparse 25 + 25 (4 pairs): → 0.25,
+still short (there more than c/m remains); it cannot exceed 2 log n_k. SMILE's read-out is biased
+upwards at high MI, and extrapolating it overshoots (staircase at 6 nats: 8.5).
 
 Default folds. 5 for every method but SMILE, which keeps 2: its read-out rewards a sharper critic
 beyond the truth at high MI (20-dim staircase at 6 nats, seed 100: 6.92 with 2 folds, 7.52 with 5,
@@ -46,7 +48,11 @@ the variability of the critic training. It does *not* cover the gap between the 
 of the bound for a trained critic and the true MI — every read-out is a lower bound in
 expectation (DV, NWJ, JSD→NWJ, MINE), or capped at log n_k (InfoNCE), or biased by the clip
 (SMILE) — so when the critic is poor the interval sits below the truth.
-COVERAGE_PLACEHOLDER
+Measured (20 independent data sets and seeds 200–219, dense 5+5-dim Gaussian, I = 0.593, n = 2000,
+``infonce`` defaults: 5 folds, extrapolated): estimates 0.562 ± 0.022 (sd), mean reported SE
+0.024 (sd/SE = 0.93; with the old 2 unextrapolated folds it was 1.2), the interval covered the
+mean estimate 19/20 times and the truth 12/20 times (the remaining bias, −0.03 nats, is not in
+the interval). 7.9 s CPU per estimate at n = 2000 (one thread, loaded machine).
 
 Known biases (measured with the exact optimal critic T* on 20-dim Gaussians, one held-out block
 of 2500 pairs, so they are properties of the read-outs, not of training): DV and NWJ within
