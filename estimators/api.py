@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from estimators.neural import NEURAL_METHODS, fit_estimate, resolve_device
+from estimators.neural import NEURAL_METHODS, fit_estimate
 from estimators.result import MIResult
-from estimators.validation import check_pair
+from estimators.validation import check_pair, resolve_device
 
 Estimator = Callable[..., MIResult]
 

@@ -29,9 +29,8 @@ import numpy as np
 import torch
 from scipy.special import digamma
 
-from estimators.knn import resolve_device
 from estimators.result import MIResult
-from estimators.validation import check_pair
+from estimators.validation import check_pair, resolve_device
 
 _Z95 = 1.959963984540054
 

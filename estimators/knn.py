@@ -47,7 +47,7 @@ from scipy.special import digamma
 from scipy.stats import t as student_t
 
 from estimators.result import MIResult
-from estimators.validation import check_pair
+from estimators.validation import check_pair, resolve_device
 
 # Joint dimension up to which the CPU path uses a k-d tree; above it, blocked brute force wins.
 KDTREE_MAX_DIM = 6
@@ -150,19 +150,6 @@ def _ksg_with_blocks(
         idx = np.flatnonzero(labels[r] == b)
         block_mi[r, b] = _ksg_from_counts(nx[1 + r, idx], ny[1 + r, idx], k, idx.size)
     return mi, block_mi
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Parse ``device`` into a torch.device, with a clear error for unknown or absent devices."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or a CUDA device, got {device!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here")
-    return dev
 
 
 def ksg(

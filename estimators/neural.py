@@ -79,7 +79,7 @@ import torch
 from estimators import bounds
 from estimators.critics import CRITICS, make_critic
 from estimators.result import MIResult
-from estimators.validation import check_pair
+from estimators.validation import check_pair, resolve_device
 
 NEURAL_METHODS = ("dv", "nwj", "infonce", "jsd", "smile", "mine")
 EXTRAPOLATED = ("infonce",)  # methods whose read-out is extrapolated by default (see above)
@@ -370,23 +370,6 @@ def _standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tenso
     return [(t - mean) / std for t in (train, *others)]
 
 
-def resolve_device(device: object) -> torch.device:
-    """A torch.device from "cpu"/"cuda[:i]"; ValueError if unknown or CUDA is not available."""
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(
-            f"device must be a string like 'cpu' or 'cuda', got {type(device).__name__}"
-        )
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be like 'cpu', 'cuda' or 'cuda:1', got {device!r}") from err
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be a cpu or cuda device, got {device!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
-    return dev
-
-
 def _fold_ids(n: int, config: NeuralConfig, gen: torch.Generator) -> list[np.ndarray]:
     """Held-out index sets: a random partition into ``folds`` parts, or one test part."""
     perm = torch.randperm(n, generator=gen).numpy()
@@ -515,5 +498,4 @@ __all__ = [
     "fit_estimate",
     "make_config",
     "readout",
-    "resolve_device",
 ]

@@ -62,3 +62,20 @@ def check_pair(
                 "information and makes MI undefined for density estimators — drop it"
             )
     return xa, ya
+
+
+def resolve_device(device: object) -> torch.device:
+    """A torch.device from "cpu"/"cuda[:i]"; ValueError if unknown or CUDA is not available."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"device must be a string like 'cpu' or 'cuda', got {type(device).__name__}"
+        )
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be like 'cpu', 'cuda' or 'cuda:1', got {device!r}") from err
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a cpu or cuda device, got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
+    return dev
