@@ -395,7 +395,9 @@ def _combine(
         iw = 1.0 / variances
         pooled = np.sum(iw * estimates) / iw.sum()
         q = float(np.sum(iw * (estimates - pooled) ** 2))
-        tau2 = max(0.0, (q - (k - 1)) / float(iw.sum() - np.sum(iw**2) / iw.sum()))
+        denom = float(iw.sum() - np.sum(iw**2) / iw.sum())  # 0 when one fold's weight dominates
+        if denom > 0 and math.isfinite(denom):
+            tau2 = max(0.0, (q - (k - 1)) / denom)
     return mean, float(np.sum(w**2 * (variances + tau2))), tau2
 
 

@@ -303,3 +303,16 @@ def test_nwj_readout_overflow_is_minus_infinity_not_nan():
     s = torch.full((4, 4), 800.0, dtype=torch.float64)  # e^{800 − 1} overflows float64
     r = readout("nwj", [s])
     assert r.value == -math.inf
+
+
+def test_fold_combination_survives_one_dominating_fold():
+    """Heavy-tailed data once gave wildly different fold variances: with 1e-150 vs 1 the
+    DerSimonian–Laird denominator Σw − Σw²/Σw is exactly 0 in floating point; the combination must
+    fall back to τ² = 0, not divide by zero."""
+    from estimators.neural import _combine
+
+    variances = np.array([1e-150, 1.0])
+    mean, var, tau2 = _combine(np.array([1.0, 3.0]), variances, np.array([10.0, 30.0]))
+    assert mean == pytest.approx(2.5)
+    assert tau2 == 0.0
+    assert var == pytest.approx((0.25**2) * 1e-150 + (0.75**2) * 1.0)
