@@ -18,6 +18,7 @@ exact population DV objective, its gradients and its block smoothness constants.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -400,3 +401,30 @@ def random_gaussian_views(
     cross = _sqrtm_psd(cov_a) @ (orthonormal(dim_a) * c) @ orthonormal(dim_b).T @ _sqrtm_psd(cov_b)
     cov = np.block([[cov_a, cross], [cross.T, cov_b]])
     return GaussianViews(0.5 * (cov + cov.T), int(dim_a))
+
+
+def optimal_critic_marginal_variance(n: int, rho: float, dim: int) -> float:
+    """Var(m̂), m̂ the mean of e^{T*} over the N(N−1) off-diagonal pairs of a batch.
+
+    T* = log p(x,y)/(p(x)p(y)) is the exact optimal critic on ``dim`` independent pairs of standard
+    Gaussians with correlation ``rho``. E[m̂] = 1; the U-statistic is degenerate (E_y e^{T*(x,y)} = 1
+    for every x), so only pairs sharing both indices covary: Var(m̂) = (χ² + c)/(N(N−1)) with
+    χ² = (1−ρ²)^{−d} − 1 and c = E₁^d − 1, E₁ the per-coordinate Gaussian integral
+    E[h(x₁,y₂) h(x₂,y₁)].
+    By the delta method the finite-batch DV bias of the optimal critic is ≈ +Var(m̂)/2 (nats).
+    """
+    if not (isinstance(n, (int, np.integer)) and n >= 2):
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
+        raise ValueError(f"dim must be a positive integer, got {dim!r}")
+    if not (isinstance(rho, (int, float)) and abs(rho) < 1):
+        raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
+    r2 = 1 - rho**2
+    prec = np.zeros((4, 4))  # variables (x1, x2, y1, y2); joint densities on 4 pairs
+    for a, b in [(0, 2), (1, 3), (0, 3), (1, 2)]:
+        prec[[a, b], [a, b]] += 1 / r2
+        prec[a, b] -= rho / r2
+        prec[b, a] -= rho / r2
+    prec -= np.eye(4)  # divided by the four standard-normal marginals
+    e1 = r2**-2 / math.sqrt(np.linalg.det(prec))
+    return ((r2**-dim - 1) + (e1**dim - 1)) / (n * (n - 1))

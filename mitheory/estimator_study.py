@@ -27,6 +27,7 @@ from scipy.stats import norm
 
 from estimators import bounds, estimate_mi
 from mitheory.atomic import atomic_savefig
+from mitheory.closed_forms import optimal_critic_marginal_variance
 from mitheory.distributions import AdditiveUniform, SparseGaussian, StudentT, Task, task_set
 from mitheory.report_types import Claim, Section
 from mitheory.transforms import TRANSFORMS
@@ -213,20 +214,9 @@ def optimal_critic_scores(
 
 
 def dv_bias_prediction(n: int, rho: float, dim: int) -> float:
-    """Delta-method DV bias with the optimal critic: E[DV] − I ≈ Var(m̂)/2, m̂ the mean of e^{T*}
-    over the N(N−1) off-diagonal pairs, Var(m̂) = (χ² + c)/(N(N−1)) with χ² = (1−ρ²)^{−d} − 1
-    and c = E₁^d − 1, E₁ the per-coordinate Gaussian integral E[h(x₁,y₂) h(x₂,y₁)]
-    (only pairs sharing both indices covary: the U-statistic is degenerate)."""
-    r2 = 1 - rho**2
-    prec = np.zeros((4, 4))  # variables (x1, x2, y1, y2); joint densities on 4 pairs
-    for a, b in [(0, 2), (1, 3), (0, 3), (1, 2)]:
-        prec[[a, b], [a, b]] += 1 / r2
-        prec[a, b] -= rho / r2
-        prec[b, a] -= rho / r2
-    prec -= np.eye(4)  # divided by the four standard-normal marginals
-    e1 = r2**-2 / math.sqrt(np.linalg.det(prec))
-    var = ((r2**-dim - 1) + (e1**dim - 1)) / (n * (n - 1))
-    return var / 2
+    """Delta-method DV bias with the optimal critic: E[DV] − I ≈ Var(m̂)/2
+    (``mitheory.closed_forms.optimal_critic_marginal_variance``)."""
+    return optimal_critic_marginal_variance(n, rho, dim) / 2
 
 
 def _batched_infonce(s: torch.Tensor) -> torch.Tensor:

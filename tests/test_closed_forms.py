@@ -222,3 +222,13 @@ def test_rejects_bad_encoders_and_parameters():
         random_gaussian_views(2, 2, [1.0], seed=0)
     with pytest.raises(ValueError, match="positive definite"):
         optimal_critic(GaussianViews(np.ones((2, 2)), 1))
+
+
+def test_optimal_critic_marginal_variance_rejects_bad_input_and_vanishes_without_dependence():
+    from mitheory.closed_forms import optimal_critic_marginal_variance as var
+
+    assert var(8, 0.0, 3) == pytest.approx(0.0, abs=1e-15)  # T* ≡ 0: m̂ ≡ 1
+    assert var(16, 0.3, 2) < var(8, 0.3, 2) < var(8, 0.5, 2)
+    for bad in [dict(n=1, rho=0.3, dim=2), dict(n=8, rho=1.0, dim=2), dict(n=8, rho=0.3, dim=0)]:
+        with pytest.raises(ValueError):
+            var(**bad)

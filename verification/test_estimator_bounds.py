@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from estimators import bounds
+from mitheory.closed_forms import optimal_critic_marginal_variance
 
 
 def score_matrices(dtype: type) -> st.SearchStrategy[np.ndarray]:
@@ -182,17 +183,7 @@ def test_E3_dv_finite_batch_bias_sign_and_size():
     Checks: the measured Var(m̂) matches the formula (its relative SE ≈ √(kurtosis/R)), and the
     measured bias matches Var/2 within 4 SE plus the first neglected term |E(m̂−1)³|/3."""
     reps, n = 100_000, 8
-    r2 = 1 - RHO**2
-    prec = np.zeros((4, 4))  # variables (x1, x2, y1, y2); numerator densities on 4 pairs
-    for a, b in [(0, 2), (1, 3), (0, 3), (1, 2)]:
-        prec[[a, b], [a, b]] += 1 / r2
-        prec[a, b] -= RHO / r2
-        prec[b, a] -= RHO / r2
-    prec -= np.eye(4)  # divided by the four standard-normal marginals
-    e1 = r2**-2 / math.sqrt(np.linalg.det(prec))
-    chi2 = r2**-DIM - 1
-    c = e1**DIM - 1
-    var_pred = (chi2 + c) / (n * (n - 1))
+    var_pred = optimal_critic_marginal_variance(n, RHO, DIM)
 
     x, y = gaussian_batches(reps, n, DIM, RHO, seed=3)
     _, marg = batched_terms(optimal_critic(x, y, RHO))
