@@ -36,8 +36,26 @@ _ELEMENTWISE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+class _WrapsTask:
+    """Shape and MI of a wrapped task: an MI-preserving transform changes neither."""
+
+    base: Task
+
+    @property
+    def dim_x(self) -> int:
+        return self.base.dim_x
+
+    @property
+    def dim_y(self) -> int:
+        return self.base.dim_y
+
+    @property
+    def mi(self) -> float:
+        return self.base.mi
+
+
 @dataclass(frozen=True)
-class TransformedTask:
+class TransformedTask(_WrapsTask):
     """A task whose samples pass through a coordinatewise invertible map; same MI as ``base``."""
 
     base: Task
@@ -53,18 +71,6 @@ class TransformedTask:
     @property
     def task_id(self) -> str:
         return f"{self.transform}-{self.base.task_id}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.base.dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self.base.dim_y
-
-    @property
-    def mi(self) -> float:
-        return self.base.mi
 
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n, seed = check_sample_args(n, seed)
@@ -111,7 +117,7 @@ def mixing_matrix(dim: int, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LinearMixing:
+class LinearMixing(_WrapsTask):
     """``base`` with x ↦ A_x x and y ↦ A_y y, A seeded by ``mixing_seed`` (id "mix{seed}-...")."""
 
     base: Task
@@ -124,18 +130,6 @@ class LinearMixing:
     @property
     def task_id(self) -> str:
         return f"mix{self.mixing_seed}-{self.base.task_id}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.base.dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self.base.dim_y
-
-    @property
-    def mi(self) -> float:
-        return self.base.mi
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """(A_x, A_y): independent seeded well-conditioned mixing matrices."""
