@@ -51,7 +51,7 @@ CASES = {
         Componentwise(25, 1.0), Componentwise(25, 2.0),
         DenseGaussian(25, 25, 0.2), SparseGaussian(25, 25, 4, 0.6),
     ],
-    "staircase": [GaussianStaircase(float(level), dim=20) for level in (2, 4, 6, 8, 10)],
+    "staircase": [GaussianStaircase(float(level)) for level in (2, 4, 6, 8, 10)],
     "other": [
         StudentT(2, 2, 3.0, 2, 0.6), StudentT(2, 2, 5.0, 2, 0.6),
         half_cube(DenseGaussian(5, 5, 0.5)), half_cube(SparseGaussian(5, 5, 2, 0.8)),

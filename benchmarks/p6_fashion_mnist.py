@@ -65,26 +65,31 @@ def verdict(rows: list[dict], n_test: int) -> dict:
     diffs = [a - b for a, b in zip(trained, random_init, strict=True)]
     p = statistics.fmean(trained)
     se_bin = math.sqrt(p * (1 - p) / n_test)
-    sd = statistics.stdev(diffs) if len(diffs) > 1 else float("nan")
+    sd = statistics.stdev(diffs) if len(diffs) > 1 else None
     margin = statistics.fmean(diffs)
     collapsed = sum(bool(r["collapsed"]) for r in rows)
     return {
         "trained": p,
-        "trained_sd": statistics.stdev(trained) if len(trained) > 1 else float("nan"),
+        "trained_sd": statistics.stdev(trained) if len(trained) > 1 else None,
         "random": statistics.fmean(random_init),
         "margin": margin,
         "margin_sd": sd,
         "se_bin": se_bin,
-        "threshold": 3 * sd / math.sqrt(len(rows)) if len(rows) > 1 else float("nan"),
+        "threshold": 3 * sd / math.sqrt(len(rows)) if sd is not None else None,
         "collapsed_runs": collapsed,
         "seconds": statistics.fmean(r["seconds"] for r in rows),
         "pass": bool(
-            len(rows) > 1
+            sd is not None
             and margin > 3 * sd / math.sqrt(len(rows))
             and min(diffs) > 0
             and collapsed == 0
         ),
     }
+
+
+def _num(value: float | None) -> str:
+    """A table cell: 4 decimals, or "n/a" for a spread that one seed cannot give."""
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
@@ -99,8 +104,8 @@ def table(results: dict[str, dict], args: argparse.Namespace) -> str:
     ]
     for name, v in results.items():
         lines.append(
-            f"| {name} | {v['trained']:.4f} ± {v['trained_sd']:.4f} | {v['random']:.4f} | "
-            f"{v['margin']:+.4f} ± {v['margin_sd']:.4f} | {v['threshold']:.4f} | "
+            f"| {name} | {v['trained']:.4f} ± {_num(v['trained_sd'])} | {v['random']:.4f} | "
+            f"{v['margin']:+.4f} ± {_num(v['margin_sd'])} | {_num(v['threshold'])} | "
             f"{v['se_bin']:.4f} | {v['collapsed_runs']} | {v['seconds']:.0f} | "
             f"{'yes' if v['pass'] else 'NO'} |"
         )

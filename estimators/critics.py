@@ -64,7 +64,13 @@ class SeparableCritic(nn.Module):
     With ``offsets`` each encoder also emits a scalar a(x) (resp. b(y)), the terms that depend on
     one side only — e.g. the −½ xᵀA x part of a Gaussian log density ratio, which a pure dot
     product of bottlenecked embeddings represents poorly. With ``quadratic`` (and ``offsets``)
-    a(x) and b(y) also get a diagonal quadratic term Σ_i c_i x_i² (resp. y), starting at 0.
+    a(x) and b(y) also get quadratic terms in the embedding coordinates, Σ_k α_k g_k(x)² and
+    Σ_k β_k h_k(y)², starting at 0. Why these: for jointly Gaussian (X, Y) with canonical
+    correlations ρ_k and canonical variates u_k = p_kᵀx, v_k = q_kᵀy, the optimal critic is
+    log p(x, y)/(p(x) p(y)) = Σ_k [ρ_k u_k v_k − ρ_k² (u_k² + v_k²)/2] / (1 − ρ_k²) + const,
+    a dot product of linear embeddings plus *diagonal* quadratic forms of the same embeddings;
+    with ``skip`` the critic family contains it exactly, for 2·embed extra parameters (a full
+    quadratic form of the inputs would need d_x² + d_y²).
     ``skip=False, offsets=False`` is the plain S = g(x) h(y)ᵀ. Scores of all N² pairs cost two
     encoder passes and one [N, embed] × [embed, N] product.
     """
@@ -83,13 +89,10 @@ class SeparableCritic(nn.Module):
         self.h = mlp(dim_y, hidden, layers, out, gen)
         self.g_skip = _linear(dim_x, out, gen, bias=False) if skip else None
         self.h_skip = _linear(dim_y, out, gen, bias=False) if skip else None
-        # diagonal quadratic one-sided terms Σ_i c_i x_i², Σ_j d_j y_j², starting at 0
-        self.g_quad = _linear(dim_x, 1, gen, bias=False) if quadratic and offsets else None
-        self.h_quad = _linear(dim_y, 1, gen, bias=False) if quadratic and offsets else None
-        for lin in (self.g_quad, self.h_quad):
-            if lin is not None:
-                with torch.no_grad():
-                    lin.weight.zero_()
+        # one-sided quadratic terms Σ_k α_k g_k(x)², Σ_k β_k h_k(y)², starting at 0
+        with_quad = quadratic and offsets
+        self.g_quad = nn.Parameter(torch.zeros(embed, 1)) if with_quad else None
+        self.h_quad = nn.Parameter(torch.zeros(embed, 1)) if with_quad else None
         if self.g_skip is not None and self.h_skip is not None:
             # Start from S ≡ 0 (the critic of independence; every bound is then finite and
             # small): zero the MLP heads, h's linear path and g's offset. The gradient still
@@ -109,10 +112,10 @@ class SeparableCritic(nn.Module):
             u, v = u + self.g_skip(x), v + self.h_skip(y)
         if not self.offsets:
             return u @ v.T
-        a, b = u[:, -1:], v[:, -1:]
+        a, b, u, v = u[:, -1:], v[:, -1:], u[:, :-1], v[:, :-1]
         if self.g_quad is not None and self.h_quad is not None:
-            a, b = a + self.g_quad(x * x), b + self.h_quad(y * y)
-        return u[:, :-1] @ v[:, :-1].T + a + b.T
+            a, b = a + (u * u) @ self.g_quad, b + (v * v) @ self.h_quad
+        return u @ v.T + a + b.T
 
 
 class CosineCritic(nn.Module):

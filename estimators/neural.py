@@ -83,6 +83,7 @@ from estimators.validation import check_pair, resolve_device
 
 NEURAL_METHODS = ("dv", "nwj", "infonce", "jsd", "smile", "mine")
 EXTRAPOLATED = ("infonce",)  # methods whose read-out is extrapolated by default (see above)
+PLAIN_CRITIC = ("smile",)  # methods whose separable critic has no quadratic terms by default
 FOLDS = {"smile": 2}  # default folds where not 5 (see the module docstring)
 Z95 = 1.959963984540054
 
@@ -96,8 +97,10 @@ class NeuralConfig:
         hidden, layers, embed: MLP width, number of hidden layers, embedding size (separable,
             cosine); ``concat`` uses hidden and layers.
         temperature: τ of the cosine critic.
-        skip, offsets, quadratic: linear (with ``quadratic``: also squared-input) path and
-            one-sided scalar terms of the separable critic (``estimators.critics.SeparableCritic``).
+        skip, offsets, quadratic: linear path, one-sided scalar terms and (``quadratic``) their
+            quadratic terms in the embedding coordinates, of the separable critic
+            (``estimators.critics.SeparableCritic``); ``quadratic=None`` (default) means on for
+            every method but ``smile`` (see the module docstring).
         batch_size: training mini-batch (score matrices are batch_size²).
         max_steps: most optimizer steps per fold.
         lr, weight_decay: AdamW settings.
@@ -128,7 +131,7 @@ class NeuralConfig:
     temperature: float = 0.1
     skip: bool = True
     offsets: bool = True
-    quadratic: bool = False
+    quadratic: bool | None = None
     batch_size: int = 256
     max_steps: int = 1000
     lr: float = 2e-3
@@ -165,11 +168,14 @@ class NeuralConfig:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and low < v < high
             if not ok and not (name == "mine_rate" and v == 1.0):
                 raise ValueError(f"{name} must be a number in ({low}, {high}), got {v!r}")
-        for name in ("skip", "offsets", "quadratic"):
+        for name in ("skip", "offsets"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.extrapolate is not None and not isinstance(self.extrapolate, bool):
-            raise ValueError(f"extrapolate must be True, False or None, got {self.extrapolate!r}")
+        for name in ("quadratic", "extrapolate"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"{name} must be True, False or None, got {getattr(self, name)!r}"
+                )
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
 
@@ -444,6 +450,7 @@ def fit_estimate(
         extrapolate=(
             config.extrapolate if config.extrapolate is not None else method in EXTRAPOLATED
         ),
+        quadratic=config.quadratic if config.quadratic is not None else method not in PLAIN_CRITIC,
     )
     held_out = _fold_ids(n, config, gen)
     estimates, variances, sizes, fold_info = [], [], [], []

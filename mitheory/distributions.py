@@ -11,7 +11,7 @@ A *task* is a sampler with a closed-form MI and a stable id, in the style of the
 Families:
     DenseGaussian      every pair of the d_x + d_y coordinates has correlation ρ
     SparseGaussian     corr(X_i, Y_i) = ρ for the first ``n_pairs`` indices, the rest independent
-    GaussianStaircase  10 + 10 dims, 10 equal pairs, MI fixed to a given level
+    GaussianStaircase  20 + 20 dims, 20 equal pairs, MI fixed to a given level
     StudentT           multivariate t with ν degrees of freedom and a sparse-pair scale matrix
     AdditiveUniform    Y = X + N coordinatewise, X ~ U(0, 1), N ~ U(−ε/2, ε/2)
 
@@ -163,11 +163,12 @@ class SparseGaussian:
 class GaussianStaircase:
     """``dim`` + ``dim`` Gaussian with ``dim`` equal pairs whose correlation gives MI = ``level``.
 
-    Each pair carries level / dim nats, so ρ = √(1 − exp(−2 level / dim)).
+    Each pair carries level / dim nats, so ρ = √(1 − exp(−2 level / dim)). The default, x and y
+    in R^20, is the staircase of Poole et al. (2019) and Song & Ermon (2020).
     """
 
     level: float
-    dim: int = 10
+    dim: int = 20
 
     def __post_init__(self) -> None:
         check_dim(self.dim, "dim")
@@ -321,7 +322,7 @@ def task_set(staircase: bool = True) -> list[Task]:
     """The standard known-MI task list (E4/E5 and ``benchmarks/estimators_bench.py``).
 
     Gaussian 1+1, 5+5, 25+25 (MI ≤ 2 nats), sparse pairs, Student-t (ν = 3, 5), half-cube and
-    asinh-wrapped tasks, additive uniform noise and, unless ``staircase=False``, the 10+10
+    asinh-wrapped tasks, additive uniform noise and, unless ``staircase=False``, the 20+20
     Gaussian staircase at 2, 4, 6, 8, 10 nats.
     """
     from mitheory.transforms import asinh, half_cube

@@ -68,19 +68,44 @@ def test_separable_offsets_and_skip_formula():
 
 
 def test_separable_quadratic_offsets():
-    """With ``quadratic`` the one-sided terms gain Σ c_i x_i² and Σ d_j y_j² (the diagonal part of
-    a Gaussian log-density ratio); check the formula and that S still starts at 0."""
+    """With ``quadratic`` the one-sided terms gain Σ α_k u_k² and Σ β_k v_k² in the embedding
+    coordinates u = g(x), v = h(y); check the formula and that S still starts at 0."""
     x, y = _data()
     fresh = SeparableCritic(DX, DY, hidden=16, embed=8, quadratic=True, seed=0)
     assert torch.count_nonzero(fresh(x, y)) == 0
     critic = _randomize(fresh)
     u = critic.g(x) + critic.g_skip(x)
     v = critic.h(y) + critic.h_skip(y)
-    a = u[:, 8:] + (x * x) @ critic.g_quad.weight.T
-    b = v[:, 8:] + (y * y) @ critic.h_quad.weight.T
+    a = u[:, 8:] + (u[:, :8] ** 2) @ critic.g_quad
+    b = v[:, 8:] + (v[:, :8] ** 2) @ critic.h_quad
     expected = u[:, :8] @ v[:, :8].T + a + b.T
     assert torch.allclose(critic(x, y), expected, atol=1e-5)
-    assert critic.g_quad.weight.shape == (1, DX)
+    assert critic.g_quad.shape == (8, 1)
+
+
+def test_quadratic_separable_family_contains_the_gaussian_optimal_critic():
+    """For pairs corr(X_k, Y_k) = ρ_k the optimal critic log p(x,y)/(p(x)p(y)) is
+    Σ_k [ρ_k x_k y_k − ρ_k²(x_k² + y_k²)/2]/(1 − ρ_k²) − ½ Σ_k log(1 − ρ_k²). With linear
+    encoders u_k = c_k x_k, v_k = c_k y_k, c_k² = ρ_k/(1 − ρ_k²), and α_k = β_k = −ρ_k/2 the critic
+    equals it exactly."""
+    rho = torch.tensor([0.3, -0.6, 0.9])
+    d = rho.numel()
+    critic = SeparableCritic(d, d, hidden=4, layers=0, embed=d, quadratic=True, seed=0).double()
+    c = (rho.abs() / (1 - rho**2)).sqrt().double()
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.zero_()
+        critic.g[-1].weight[:d] = torch.diag(c * rho.sign())
+        critic.h[-1].weight[:d] = torch.diag(c)
+        critic.g[-1].bias[d] = -0.5 * torch.log1p(-(rho**2)).sum()
+        critic.g_quad[:, 0] = critic.h_quad[:, 0] = (-rho.abs() / 2).double()
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(N, d, generator=g).double(), torch.randn(N, d, generator=g).double()
+    r = rho.double()
+    xi, yj = x[:, None, :], y[None, :, :]
+    exact = ((r * xi * yj - r**2 * (xi**2 + yj**2) / 2) / (1 - r**2)).sum(-1)
+    exact = exact - 0.5 * torch.log1p(-(r**2)).sum()
+    assert torch.allclose(critic(x, y), exact, atol=1e-10)
 
 
 def test_cosine_scores_bounded_by_inverse_temperature():
