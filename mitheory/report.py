@@ -36,6 +36,8 @@ from mitheory.report_types import Section
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
+#: hidden staging folders are named STAGING_PREFIX + "<pid>-<random>"
+STAGING_PREFIX = ".report-staging-"
 #: the optional module that contributes the non-Gaussian sections (T4, T5, T6)
 NONGAUSSIAN_MODULE = "mitheory.nongaussian_study"
 #: claims of the register (DESIGN.md §4) that no section of this report computes
@@ -139,6 +141,24 @@ def _check_sections(sections: list[Section], out: Path) -> list[str]:
     return figures
 
 
+def _remove_orphaned_staging(out: Path) -> None:
+    """Remove staging folders left in ``out`` by runs that were killed (their process is gone).
+
+    A folder whose name carries the id of a live process (a report running now) is left alone;
+    one without a readable process id is left alone too (it is not ours to judge).
+    """
+    for path in out.glob(f"{STAGING_PREFIX}*"):
+        pid_text = path.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if not path.is_dir() or not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # a live process of another user
+            continue
+
+
 def run_report(
     out: Path, *, quick: bool = False, seed: int = 0, progress: bool = True
 ) -> dict[str, Any]:
@@ -163,7 +183,8 @@ def run_report(
     builders, missing = _builders()
     # Sections draw into a hidden staging folder; only a run that completes moves its figures
     # into ``out`` (each by an atomic rename), so a failed run leaves the previous report whole.
-    staging = Path(tempfile.mkdtemp(prefix=".report-staging-", dir=out))
+    _remove_orphaned_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
     try:
         sections: list[Section] = []
         bar = tqdm(builders, desc="report", file=sys.stderr, disable=not progress, unit="section")

@@ -6,7 +6,10 @@ not depend on what a section computes); the real ``mitheory report --quick`` run
 
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,6 +90,19 @@ def test_failed_run_leaves_the_previous_report_intact(tmp_path, fake_sections):
     with pytest.raises(RuntimeError, match="section crashed"):
         report.run_report(tmp_path, progress=False)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_staging_left_by_a_killed_run_is_removed_but_a_live_ones_is_kept(tmp_path, fake_sections):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id that no longer runs (reuse within this test is improbable)
+    orphan = tmp_path / f"{report.STAGING_PREFIX}{dead.pid}-abc"
+    live = tmp_path / f"{report.STAGING_PREFIX}{os.getpid()}-def"
+    for folder in (orphan, live):
+        folder.mkdir()
+        (folder / "fig_a.png").write_bytes(b"partial")
+    report.run_report(tmp_path, progress=False)
+    assert not orphan.exists()
+    assert (live / "fig_a.png").read_bytes() == b"partial"
 
 
 def test_section_listing_a_missing_figure_is_an_error(tmp_path, fake_sections):
