@@ -1,7 +1,9 @@
 """Data for SDMI/JMI training: samples, labels for probes, and the augmentation making two views.
 
 A data set is an :class:`SSLData`: train and held-out tensors with class labels, and an
-``augment(x, generator)`` that draws one random view of a batch. Two independent calls give the two
+``augment(x, generator, rows=None)`` that draws one random view of a batch (with ``rows``, the
+rows of that view only — the draws of the whole batch are still made, so a rank of a distributed
+run gets its shard of the single-process views bit for bit). Two independent calls give the two
 views x_a, x_b of DESIGN.md §3 (``augment_b``, when set, draws view B from its own
 distribution), so I(X_A; X_B) > 0 comes only from the shared sample.
 
@@ -30,20 +32,21 @@ class SSLData:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-    augment_b: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+    augment: Callable[..., torch.Tensor]  # augment(x, generator, rows=None)
+    augment_b: Callable[..., torch.Tensor] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
 
     def views(
-        self, x: torch.Tensor, generator: torch.Generator
+        self, x: torch.Tensor, generator: torch.Generator, rows: slice | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Two independently augmented views of the batch ``x``: ``augment`` makes view A and
-        ``augment_b`` view B (``augment`` again when None; BYOL's recipe has asymmetric views)."""
+        ``augment_b`` view B (``augment`` again when None; BYOL's recipe has asymmetric views).
+        With ``rows``, only those rows of both views (``views(x, g)`` sliced, computed for less)."""
         second = self.augment_b if self.augment_b is not None else self.augment
-        return self.augment(x, generator), second(x, generator)
+        return self.augment(x, generator, rows), second(x, generator, rows)
 
     def to(self, device: torch.device | str) -> SSLData:
         """The same data with every tensor on ``device`` (kept there: no per-step host copies)."""
@@ -80,12 +83,17 @@ class VectorAugmentation:
                 f"need 0 < scale_low <= scale_high, got ({self.scale_low!r}, {self.scale_high!r})"
             )
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, generator: torch.Generator, rows: slice | None = None
+    ) -> torch.Tensor:
         n = x.shape[0]
         kw = {"generator": generator, "device": x.device, "dtype": x.dtype}
         scale = self.scale_low + (self.scale_high - self.scale_low) * torch.rand(n, 1, **kw)
         keep = (torch.rand(x.shape, **kw) >= self.mask_prob).to(x.dtype)
-        return keep * (scale * x) + self.noise_std * torch.randn(x.shape, **kw)
+        noise = torch.randn(x.shape, **kw)
+        if rows is not None:
+            x, scale, keep, noise = x[rows], scale[rows], keep[rows], noise[rows]
+        return keep * (scale * x) + self.noise_std * noise
 
 
 def gaussian_mixture(

@@ -369,43 +369,58 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def augment(
-    images: torch.Tensor, config: AugmentConfig, generator: torch.Generator
+    images: torch.Tensor,
+    config: AugmentConfig,
+    generator: torch.Generator,
+    rows: slice | None = None,
 ) -> torch.Tensor:
     """One augmented view of every image: float32 [B, C, crop, crop] on ``images.device``.
 
     ``generator`` may live on any device (its draws are moved to the images' device); the same
-    generator state gives the same output.
+    generator state gives the same output. With ``rows`` only those images are transformed and
+    returned, but the random parameters of the whole batch are drawn first (the generator ends in
+    the same state), so ``augment(x, c, g, rows)`` equals ``augment(x, c, g)[rows]``: each rank of
+    a distributed run pays for its own shard of the global batch only.
     """
     check_image_batch(images)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    x = to_float(images)
-    n, c, height, width = x.shape
-    dev = x.device
+    if rows is not None and not isinstance(rows, slice):
+        raise TypeError(f"rows must be a slice or None, got {type(rows).__name__}")
+    n, c, height, width = images.shape
+    dev = images.device
     if config.mean is not None and (len(config.mean) != c or len(config.std or ()) != c):
         raise ValueError(
             f"mean/std have {len(config.mean)} entries but the images have {c} channels"
         )
+    # every draw for the whole batch, in a fixed order, before any image work
     boxes = sample_crop_boxes(
         n, height, width, config.crop_scale, config.crop_ratio, generator, dev
     )
     coins = _rand(generator, (n, 5), dev)  # flip, jitter, grey, blur, solarize
-    x = crop_flip_resize(x, boxes, coins[:, 0] < config.flip_p, config.crop_size)
-
-    jitter = coins[:, 1] < config.jitter_p
     if config.jitter_p > 0:
         u = _rand(generator, (n, 4), dev)
+        shuffle = _rand(generator, (n, 4), dev)
+    if config.blur_p > 0:
+        sigma = _uniform(generator, n, config.blur_sigma[0], config.blur_sigma[1], dev)
+    if rows is not None:
+        images, boxes, coins = images[rows], boxes[rows], coins[rows]
+        if config.jitter_p > 0:
+            u, shuffle = u[rows], shuffle[rows]
+        if config.blur_p > 0:
+            sigma = sigma[rows]
+
+    x = crop_flip_resize(to_float(images), boxes, coins[:, 0] < config.flip_p, config.crop_size)
+    if config.jitter_p > 0:
         strengths = (config.brightness, config.contrast, config.saturation)
         ranges = [(max(0.0, 1 - s), 1 + s) for s in strengths] + [(-config.hue, config.hue)]
         # python-float bounds: no host-to-device copy in the hot path
         factors = torch.stack([lo + (hi - lo) * u[:, j] for j, (lo, hi) in enumerate(ranges)], 1)
-        order = torch.argsort(_rand(generator, (n, 4), dev), dim=1)
-        x = color_jitter(x, jitter, factors, order)
+        x = color_jitter(x, coins[:, 1] < config.jitter_p, factors, torch.argsort(shuffle, dim=1))
     if config.grayscale_p > 0 and c == 3:
         gray = coins[:, 2] < config.grayscale_p
         x = torch.where(_per_sample(gray), grey(x).expand_as(x), x)
     if config.blur_p > 0:
-        sigma = _uniform(generator, n, config.blur_sigma[0], config.blur_sigma[1], dev)
         blurred = gaussian_blur(x, sigma, config.kernel_size)
         x = torch.where(_per_sample(coins[:, 3] < config.blur_p), blurred, x)
     if config.solarize_p > 0:

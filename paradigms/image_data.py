@@ -491,14 +491,17 @@ def _fake_shape(image_size: object) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class ImageViewAugmentation:
-    """``augment(x, generator)`` for :class:`paradigms.data.SSLData`: one batched random view."""
+    """``augment(x, generator, rows)`` for :class:`paradigms.data.SSLData`: one batched random
+    view (of ``rows`` only, when given; see :func:`paradigms.image_augment.augment`)."""
 
     config: object  # paradigms.image_augment.AugmentConfig (kept untyped: lazy import)
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, generator: torch.Generator, rows: slice | None = None
+    ) -> torch.Tensor:
         from paradigms.image_augment import augment
 
-        return augment(x, self.config, generator)  # type: ignore[arg-type]
+        return augment(x, self.config, generator, rows)  # type: ignore[arg-type]
 
 
 def load_ssl_data(

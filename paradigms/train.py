@@ -27,14 +27,14 @@ Checkpoints (:mod:`paradigms.checkpoint`): every ``checkpoint_every`` steps into
 checkpoint that verifies (corrupted or partial files are skipped) and ends with the same
 parameters and metrics as an uninterrupted run, bit for bit on CPU.
 
-Multi-process (``torchrun``, :mod:`paradigms.distributed`): with ``WORLD_SIZE > 1`` each rank
-draws the same global batch and views (same generator) and keeps its shard of ``batch_size /
-world_size`` pairs. Forward hooks on the backbone(s) all-gather the features with an autograd-aware
-gather, so every head and loss — SimCLR/MoCo negatives, Barlow/VICReg batch statistics, BYOL
-targets, MoCo's queue keys — sees the global batch without changes to the methods; the loop then
-averages parameter gradients over ranks after each block's backward (what DDP's reducer does; the
-blocks call sub-modules directly, so DDP's forward hooks would not fire). The gradient is the
-single-process gradient on the full batch (checked to 1e-5 by the tests); with
+Multi-process (``torchrun``, :mod:`paradigms.distributed`): with ``WORLD_SIZE > 1`` each rank draws
+the same global batch and the random parameters of its views (same generator) but augments only its
+shard of ``batch_size / world_size`` pairs. Forward hooks on the backbone(s) all-gather the features
+with an autograd-aware gather, so every head and loss — SimCLR/MoCo negatives, Barlow/VICReg batch
+statistics, BYOL targets, MoCo's queue keys — sees the global batch without changes to the methods;
+the loop then averages parameter gradients over ranks after each block's backward (what DDP's
+reducer does; the blocks call sub-modules directly, so DDP's forward hooks would not fire). The
+gradient is the single-process gradient on the full batch (checked to 1e-5 by the tests); with
 ``sync_batchnorm`` the backbones' batch norms use global statistics too (``nn.SyncBatchNorm`` on
 CUDA, ``distributed.GlobalBatchNorm`` on gloo). Rank 0 writes the files.
 
@@ -538,9 +538,9 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, start: float) -> di
         n_train = data.train_x.shape[0]
         for step in range(start_step + 1, config.steps + 1):
             index = torch.randint(n_train, (config.batch_size,), generator=generator, device=device)
-            x_a, x_b = data.views(data.train_x[index], generator)
-            if ctx.is_distributed:
-                x_a, x_b = x_a[shard], x_b[shard]
+            x_a, x_b = data.views(
+                data.train_x[index], generator, shard if ctx.is_distributed else None
+            )
             if channels_last:
                 x_a = x_a.contiguous(memory_format=torch.channels_last)
                 x_b = x_b.contiguous(memory_format=torch.channels_last)

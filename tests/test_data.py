@@ -86,6 +86,15 @@ def test_views_are_independent_draws_and_reproducible() -> None:
     assert same > shuffled + 0.2
 
 
+def test_views_of_rows_are_the_rows_of_the_views() -> None:
+    """The shard a distributed rank computes equals its rows of the whole-batch views."""
+    data = gaussian_mixture(n_train=64, n_test=16, seed=0)
+    x = data.train_x[:32]
+    a, b = data.views(x, torch.Generator().manual_seed(5))
+    a_rows, b_rows = data.views(x, torch.Generator().manual_seed(5), slice(8, 16))
+    assert torch.equal(a_rows, a[8:16]) and torch.equal(b_rows, b[8:16])
+
+
 def test_data_moves_to_device() -> None:
     data = gaussian_mixture(n_train=16, n_test=8).to("cpu")
     assert data.train_x.device.type == "cpu"

@@ -66,6 +66,22 @@ def test_deterministic_under_generator():
     assert not torch.equal(A.augment(x, cfg, _gen(7)), A.augment(x, cfg, _gen(8)))
 
 
+@pytest.mark.parametrize("recipe", ["simclr", "byol"])
+def test_rows_give_the_shard_of_the_full_batch_views(recipe):
+    """A distributed rank augments only its shard: augment(x, c, g, rows) must equal the rows of
+    the whole-batch view, and leave the generator where the whole-batch call leaves it."""
+    x = torch.randint(0, 256, (12, 3, 16, 16), dtype=torch.uint8)
+    for cfg in A.augmentation_recipe(recipe, 16, blur=True):
+        g_full, g_rows = _gen(4), _gen(4)
+        full = A.augment(x, cfg, g_full)
+        for rows in (slice(0, 4), slice(4, 12)):
+            torch.testing.assert_close(A.augment(x, cfg, _gen(4), rows), full[rows])
+        A.augment(x, cfg, g_rows, slice(8, 12))
+        assert torch.equal(g_rows.get_state(), g_full.get_state())
+    with pytest.raises(TypeError, match="rows must be a slice"):
+        A.augment(x, cfg, _gen(), rows=[0, 1])
+
+
 @pytest.mark.parametrize(
     ("ours", "theirs", "factors"),
     [
