@@ -1,7 +1,7 @@
 """P6: every method on Fashion-MNIST with the small CNN beats the same encoder at random init.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/p6_fashion_mnist.py --out runs/p6 \
-        [--steps 200] [--batch-size 128] [--seeds 0,1,2] [--methods simclr,byol]
+        [--steps 600] [--batch-size 128] [--seeds 0,1,2] [--methods simclr,byol]
 
 Budget (the same for every method): ``--steps`` AdamW steps of ``--batch-size`` pairs (two
 ``simclr``-recipe views of 28×28 crops) on a seeded subset of ``--n-train`` Fashion-MNIST training
@@ -132,16 +132,17 @@ def _table_from_runs(dirs: list[Path], args: argparse.Namespace) -> int:
     return 0 if results and all(v["pass"] for v in results.values()) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the P6 budget (also used by verification/)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--recipe", default="simclr")
     parser.add_argument("--n-train", type=int, default=20000)
-    parser.add_argument("--n-test", type=int, default=2000)
-    parser.add_argument("--probe-train", type=int, default=2000)
+    parser.add_argument("--n-test", type=int, default=5000)
+    parser.add_argument("--probe-train", type=int, default=5000)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--threads", type=int, default=1)
@@ -152,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only build the table from the per-run JSON files of these DIRs (no training)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.from_runs is not None:
         return _table_from_runs([Path(d) for d in args.from_runs], args)
     torch.set_num_threads(args.threads)
