@@ -1,7 +1,7 @@
 """Accuracy and speed of the MI estimators on the known-MI task set (not part of the test run).
 
     python benchmarks/estimators_bench.py [--quick] [--seeds 5] [--n 5000]
-        [--methods ksg,gaussian,smile,infonce] [--tasks SUB1,SUB2] [--in-scope] [--threads 1]
+        [--methods ksg,gaussian,smile,infonce] [--tasks PREFIX1,PREFIX2] [--in-scope] [--threads 1]
         [--json OUT]
 
 For every task of ``mitheory.distributions.task_set()`` and every method it prints the mean
@@ -51,7 +51,7 @@ def run_accuracy(args: argparse.Namespace) -> list[dict]:
     tasks = task_set(staircase=not args.quick)
     if args.tasks:
         wanted = [part for part in args.tasks.split(",") if part]
-        tasks = [t for t in tasks if any(part in t.task_id for part in wanted)]
+        tasks = [t for t in tasks if t.task_id.startswith(tuple(wanted))]
     if args.in_scope:
         tasks = [t for t in tasks if in_scope(t.task_id, t.dim_x, t.dim_y, t.mi)]
     rows = []
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="ksg,gaussian,smile,infonce",
                         help="comma-separated names from estimators.METHODS")
     parser.add_argument("--tasks", default="",
-                        help="only task ids containing one of these comma-separated substrings")
+                        help="only task ids starting with one of these comma-separated prefixes")
     parser.add_argument("--in-scope", action="store_true",
                         help="only the tasks the accuracy bar is stated for")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")

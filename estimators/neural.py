@@ -13,7 +13,8 @@ Methods (DESIGN.md §3), with the objective the critic is trained on and the bou
 
 Protocol (cross-fitting). The n pairs are split at random into ``folds`` parts (default 5, so
 each critic trains on 80 % of the pairs). For each part k a fresh critic is trained on the other
-parts — inputs standardized with the mean and standard deviation of those training pairs, a
+parts — inputs mapped per coordinate to normal scores by the empirical CDF of those training
+pairs (``marginals``; :func:`normal_scores`), a
 ``val_fraction`` of them held back for early stopping and checkpoint choice — and the read-out
 bound is evaluated on part k, which the critic never saw. With ``folds = 1`` a single split is
 used: ``1 − test_fraction`` to train, the rest to read out. The estimate is the size-weighted mean
@@ -41,6 +42,15 @@ sparse 25 + 25 (4 pairs) 0.25 → 0.098, sparse 5 + 5 0.16 → 0.069; DV on the 
 0.76 → 0.43 (seed 0). SMILE keeps the plain critic: a sharper critic moves its clipped read-out
 further above the truth at high MI (20 + 20 staircase at 6 nats, seeds 0–1: 6.82 plain, 7.11
 quadratic).
+
+Input map (``marginals``; default ``"normal-scores"``). MI is invariant under increasing maps
+of each coordinate, so each fold maps every input column through Φ⁻¹ of its training part's
+empirical CDF. For Gaussian data this is the standardization up to O(1/√m) noise (dense and
+sparse 25 + 25 InfoNCE, seeds 0–1: 0.673/0.653 and 0.834/0.831 with normal scores, 0.673/0.653
+and 0.833/0.835 standardized); for heavy tails it is the difference between an estimate and
+none: on Student-t (ν = 3, I = 0.557, n = 5000, seeds 0–2) standardized inputs gave NWJ
+−10⁶…−10¹⁸, DV −4.5…0.14 and JSD −10⁹…−10⁴³ nats (one held-out outlier's e^S dominates the
+marginal term), normal scores NWJ 0.50–0.56, DV 0.52–0.56, JSD 0.47–0.53, InfoNCE 0.53–0.58.
 
 Default folds. 5 for every method but SMILE, which keeps 2: its read-out rewards a sharper critic
 beyond the truth at high MI (20-dim staircase at 6 nats, seed 100: 6.92 with 2 folds, 7.52 with 5,
@@ -127,6 +137,9 @@ class NeuralConfig:
             log block-size).
         extrapolate: also train each fold's critic on half its training pairs and report
             2 R_full − R_half (module docstring); ``None`` (default) means on for ``infonce`` only.
+        marginals: how each fold's inputs are mapped, per coordinate, with maps fitted on its
+            training part: ``"normal-scores"`` (default, :func:`normal_scores`) or
+            ``"standardize"`` (mean 0, standard deviation 1).
 
     The defaults (separable critic, one hidden layer of 64, embedding 32, AdamW at 2e-3, batches
     of 256, early stopping on 20 % of each training part) train 2 critics per estimate for
@@ -155,8 +168,13 @@ class NeuralConfig:
     mine_rate: float = 0.01
     eval_batch: int = 4096
     extrapolate: bool | None = None
+    marginals: str = "normal-scores"
 
     def __post_init__(self) -> None:
+        if self.marginals not in ("normal-scores", "standardize"):
+            raise ValueError(
+                f"marginals must be 'normal-scores' or 'standardize', got {self.marginals!r}"
+            )
         if self.critic not in CRITICS:
             raise ValueError(f"critic must be one of {', '.join(CRITICS)}, got {self.critic!r}")
         ints = {
@@ -386,6 +404,34 @@ def _standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tenso
     return [(t - mean) / std for t in (train, *others)]
 
 
+def normal_scores(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Map every column through Φ⁻¹ of the training part's (interpolated) empirical CDF.
+
+    With the m training values of a column sorted, s_0 ≤ … ≤ s_{m−1}, a value v at fractional
+    position p (p = k at v = s_k, linear in between, clamped to [0, m − 1] outside) maps to
+    Φ⁻¹((p + 1)/(m + 1)): the training values get the usual normal scores, and the map is
+    increasing and continuous, strictly increasing on [s_0, s_{m−1}]. MI is invariant under
+    strictly increasing maps of each coordinate, so I(X; Y) is unchanged up to the held-out values
+    beyond the training range (≈ 2/(m + 1) of them), which are clamped to ±Φ⁻¹(m/(m + 1)) (±3.5 at
+    m = 4000) — so no held-out outlier can give the critic an input it never saw the like of.
+    """
+    m = train.shape[0]
+    if m < 2:
+        raise ValueError(f"normal scores need at least 2 training values, got {m}")
+    s = train.T.contiguous().sort(dim=1).values  # [d, m]
+
+    def apply(t: torch.Tensor) -> torch.Tensor:
+        v = t.T.contiguous()  # [d, n]
+        j = torch.searchsorted(s, v, right=True).clamp_(1, m - 1)
+        lo, hi = s.gather(1, j - 1), s.gather(1, j)
+        gap = hi - lo
+        frac = torch.where(gap > 0, (v - lo) / torch.where(gap > 0, gap, 1.0), 0.0)
+        u = (j - 1 + frac.clamp(0.0, 1.0) + 1.0) / (m + 1)
+        return (math.sqrt(2.0) * torch.erfinv(2.0 * u - 1.0)).T.contiguous()
+
+    return [apply(t) for t in (train, *others)]
+
+
 def _fold_ids(n: int, config: NeuralConfig, gen: torch.Generator) -> list[np.ndarray]:
     """Held-out index sets: a random partition into ``folds`` parts, or one test part."""
     perm = torch.randperm(n, generator=gen).numpy()
@@ -469,8 +515,9 @@ def fit_estimate(
         mask[test_idx] = False
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
         te = torch.as_tensor(test_idx, device=dev)
-        x_tr, x_te = _standardize(xt[tr], xt[te])
-        y_tr, y_te = _standardize(yt[tr], yt[te])
+        marginal_map = MARGINAL_MAPS[config.marginals]
+        x_tr, x_te = marginal_map(xt[tr], xt[te])
+        y_tr, y_te = marginal_map(yt[tr], yt[te])
         t0 = time.perf_counter()
         critic, info = _train_critic(method, x_tr, y_tr, config, seed=seed * 1009 + k)
         result = readout(method, _score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
@@ -510,11 +557,14 @@ def fit_estimate(
     )
 
 
+MARGINAL_MAPS = {"normal-scores": normal_scores, "standardize": _standardize}
+
 __all__ = [
     "NEURAL_METHODS",
     "NeuralConfig",
     "Readout",
     "fit_estimate",
     "make_config",
+    "normal_scores",
     "readout",
 ]
