@@ -172,9 +172,9 @@ class NeuralConfig:
     marginals: str = "normal-scores"
 
     def __post_init__(self) -> None:
-        if self.marginals not in ("normal-scores", "standardize"):
+        if self.marginals not in MARGINAL_MAPS:
             raise ValueError(
-                f"marginals must be 'normal-scores' or 'standardize', got {self.marginals!r}"
+                f"marginals must be one of {', '.join(MARGINAL_MAPS)}, got {self.marginals!r}"
             )
         if self.critic not in CRITICS:
             raise ValueError(f"critic must be one of {', '.join(CRITICS)}, got {self.critic!r}")
