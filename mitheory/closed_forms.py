@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: largest ρ(K) at which the marginal term is evaluated; beyond it det(I − K) has lost most digits
-_RHO_LIMIT = 1.0 - 1e-12
+#: ρ(K) at or above which M = log E e^T is treated as +∞ (one predicate for every module)
+RHO_LIMIT = 1.0 - 1e-12
 
 
 def _check_covariance(cov: np.ndarray, name: str = "cov") -> np.ndarray:
@@ -113,7 +114,7 @@ def bilinear_kernel(w: np.ndarray, cov_a: np.ndarray, cov_b: np.ndarray) -> np.n
 def _kernel_eigenvalues(k: np.ndarray) -> np.ndarray:
     lam = np.clip(np.linalg.eigvalsh(k), 0.0, None)
     rho = float(lam.max()) if lam.size else 0.0
-    if rho >= _RHO_LIMIT:
+    if rho >= RHO_LIMIT:
         raise ValueError(
             f"the marginal term log E e^(aᵀWb) is infinite: it needs spectral radius ρ(K) < 1, "
             f"got ρ(K) = {rho:.6g}; scale the critic W down"
@@ -264,7 +265,7 @@ def quadratic_critic_dv(critic: QuadraticCritic, views: GaussianViews) -> float:
     root0[d_a:, d_a:] = views.sqrt_b
     g = root0 @ h @ root0
     eig = np.linalg.eigvalsh(0.5 * (g + g.T))
-    if eig.max() >= _RHO_LIMIT:
+    if eig.max() >= RHO_LIMIT:
         raise ValueError(
             "the marginal term of this quadratic critic is infinite: the largest eigenvalue of "
             f"Σ₀^(1/2) H Σ₀^(1/2) must be < 1, got {eig.max():.6g}"

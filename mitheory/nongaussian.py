@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_ndtr
 
-from mitheory.closed_forms import bilinear_log_partition
+from mitheory.closed_forms import RHO_LIMIT, bilinear_log_partition
 
 FAMILIES = ("gaussian", "laplace", "student_t", "uniform", "rademacher", "gsm", "exponential",
             "skew_normal", "bernoulli")
@@ -394,7 +394,7 @@ def _finiteness(outer: tuple[Source, ...], inner: tuple[Source, ...], g: np.ndar
     ts = np.sqrt(np.array([v for _, v in outer_tail]))
     tu = np.sqrt(np.array([v for _, v in inner_tail]))
     rho = float(np.linalg.norm(ts[:, None] * g * tu[None, :], 2) ** 2)
-    if rho < 1:
+    if rho < RHO_LIMIT:  # the closed form's own limit, so enumeration never meets ρ ≥ 1
         return "finite", f"Gaussian tails with ρ = {rho:.3g} < 1"
     return "infinite", f"Gaussian tails with ρ = {rho:.3g} ≥ 1"
 
@@ -503,7 +503,7 @@ def bilinear_marginal_term(view_a: LinearMixture, view_b: LinearMixture, weight:
     taylor2 = var / 2
     taylor4 = taylor2 + k3 / 6 + k4 / 24
     rho = float(np.linalg.norm(g, 2) ** 2)
-    gauss = (bilinear_log_partition(g, np.eye(len(sa)), np.eye(len(sb))) if rho < 1
+    gauss = (bilinear_log_partition(g, np.eye(len(sa)), np.eye(len(sb))) if rho < RHO_LIMIT
              else math.inf)
     base = {"taylor2": taylor2, "taylor4": taylor4, "kappa3": k3, "kappa4": k4,
             "gaussian": gauss}
@@ -538,3 +538,19 @@ def bilinear_marginal_term(view_a: LinearMixture, view_b: LinearMixture, weight:
                              "scale the critic down")
     value, se = _conditional_mc(outer, inner, m, n_mc, seed)
     return MarginalTerm(value, se, "conditional-mc", **base)
+
+
+def small_scale_error_ratio(excess_kurtosis: float) -> float:
+    """lim_{s→0} (M − ½ Var T) / (Gaussian error) for T = s·Σ_k a_k b_k, both views made of i.i.d.
+    zero-mean, unit-variance, *symmetric* sources of excess kurtosis κ (T5):
+
+        κ₄(T) = s⁴ (E a⁴ E b⁴ − 3) = s⁴ [(3 + κ)² − 3] per coordinate, κ₃(T) = 0,
+        error = κ₄(T)/24 + O(s⁶),  Gaussian error = s⁴/4 + O(s⁶),
+
+    so the ratio tends to [(3 + κ)² − 3]/6 = 1 + κ + κ²/6 (a = 1, b = 1/6), whatever the
+    dimension. Skewed sources add κ₃(T) = s³ γ_a γ_b, so their error is O(s³) instead.
+    """
+    kappa = _real(excess_kurtosis, "excess_kurtosis")
+    if kappa < -2.0:
+        raise ValueError(f"excess kurtosis is at least −2 for any distribution, got {kappa}")
+    return 1.0 + kappa + kappa**2 / 6.0

@@ -2,25 +2,24 @@
 
 Writes into ``DIR``:
 
-- ``report.md``: the claims table (id, verdict, the number behind it), then one section per claim
-  family with derivations (LaTeX), tables and captioned figures;
-- ``results.json``: ``claims`` (objects with ``id``, ``verdict``, ``figure``, ``detail``),
-  ``sections`` (each section's raw numbers), ``files`` (everything this run wrote) and run info;
+- ``report.md``: the claims table (id, kind, claim text, verdict, the number behind it, rule and
+  threshold, negative control, seeds), one section per claim family with derivations (LaTeX),
+  tables and captioned figures, and a footer (commit, package versions, command, hardware, seeds,
+  wall time);
+- ``results.json``: ``claims`` (objects with ``id``, ``text``, ``kind``, ``verdict``, ``figure``,
+  ``threshold``, ``test``, ``seeds`` and, for empirical claims, ``control``), ``sections`` (each
+  section's raw numbers), ``files`` (everything this run wrote), ``not_run`` and run info;
 - the PNG figures of the sections.
 
-Sections, in the order of the claims register: ``mitheory.estimator_study`` (E1–E5),
-``mitheory.gaussian_study`` (T1, T2, T3, T7), ``mitheory.nongaussian_study`` (T4, T5, T6, when
-present) and ``mitheory.paradigm_study`` (P1–P5, short training runs through ``paradigms``,
-imported only while it runs). P6 (real images) is listed as not run: its verdict comes from
-``verification/test_images.py``. Every file is written atomically, figures only after
-every section succeeded; files listed in the previous run's ``results.json`` that this run did not
-write again are removed, so a re-run leaves no stale figures behind.
+The sections come from the claim families of ``mitheory.claims`` in register order; this module
+only renders what they return (it decides no verdict). Register claims that no family decides are
+listed as not run. Every file is written atomically, figures only after every section succeeded;
+files listed in the previous run's ``results.json`` that this run did not write again are
+removed, so a re-run leaves no stale figures behind.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import shutil
@@ -31,51 +30,34 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mitheory import claims
 from mitheory.atomic import atomic_write_json, atomic_write_text
-from mitheory.report_types import Section
+from mitheory.claims.register import REGISTER
+from mitheory.claims.register import claim_order as register_order
+from mitheory.claims.result import Section
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
 #: hidden staging folders are named STAGING_PREFIX + "<pid>-<random>"
 STAGING_PREFIX = ".report-staging-"
-#: the optional module that contributes the non-Gaussian sections (T4, T5, T6)
-NONGAUSSIAN_MODULE = "mitheory.nongaussian_study"
-#: claims of the register (DESIGN.md §4) that no section of this report computes
-NOT_RUN = ("P6 (real images; its verdict comes from verification/test_images.py)",)
-#: claim families in register order (DESIGN.md §4)
-FAMILIES = "ETP"
 
 Builder = Callable[[bool, int, Path], list[Section]]
 
 
-def _builders() -> tuple[list[tuple[str, Builder]], list[str]]:
-    """(label, builder) pairs in report order and the parts that are not available; imported
-    lazily to keep the CLI start fast."""
-    from mitheory import estimator_study, gaussian_study, paradigm_study
-
-    builders: list[tuple[str, Builder]] = [("E1–E5", estimator_study.report_sections)]
-    builders += [
-        (label, lambda q, s, o, build=build: [build(q, s, o)])
-        for label, build in gaussian_study.SECTIONS
-    ]
-    missing = []
-    if importlib.util.find_spec(NONGAUSSIAN_MODULE) is not None:
-        module = importlib.import_module(NONGAUSSIAN_MODULE)
-        builders.append(("T4–T6", module.report_sections))
-    else:
-        missing.append(f"T4–T6 ({NONGAUSSIAN_MODULE} is not available)")
-    builders.append(("P1–P5", paradigm_study.report_sections))
-    return builders, [*missing, *NOT_RUN]
+def _builders() -> list[tuple[str, Builder]]:
+    """(label, builder) pairs of the claim families in register order (imported lazily to keep
+    the CLI start fast)."""
+    return [(claims.LABELS[f], claims.builder(f)) for f in claims.FAMILIES]
 
 
-def claim_order(claim_id: str) -> tuple[int, int, str]:
-    """Sort key of a claim id in register order: E before T before P, then by number."""
-    family, number = claim_id[:1], claim_id[1:]
-    return (
-        FAMILIES.index(family) if family in FAMILIES else len(FAMILIES),
-        int(number) if number.isdigit() else 0,
-        claim_id,
-    )
+def not_run() -> list[str]:
+    """Register claims that no family of the report decides, with how each is decided."""
+    return [f"{s.id} ({s.decided})" for s in REGISTER.values() if s.family is None]
+
+
+def claim_order(claim_id: str) -> int:
+    """Sort key of a claim id: its position in the register."""
+    return register_order(claim_id)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -99,12 +81,56 @@ def _previous_files(out: Path) -> list[str]:
     return [f for f in files if isinstance(f, str) and f == Path(f).name and not f.startswith(".")]
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _claims_table(sections: list[Section]) -> str:
-    rows = ["| claim | verdict | figure | what the figure is |", "|---|---|---|---|"]
-    claims = sorted((c for s in sections for c in s.claims), key=lambda c: claim_order(c.id))
-    for c in claims:
-        rows.append(f"| {c.id} | **{c.verdict}** | {c.figure:.6g} | {c.detail} |")
+    rows = [
+        "| id | kind | claim | verdict | figure | rule and threshold | negative control | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    found = sorted((c for s in sections for c in s.claims), key=lambda c: claim_order(c.id))
+    for c in found:
+        spec = REGISTER[c.id]
+        control = (
+            f"{_cell(c.control.what)}: **{c.control.verdict}**" if c.control is not None else "—"
+        )
+        rows.append(
+            f"| {c.id} | {spec.kind} | {_cell(spec.text)} | **{c.verdict}** | {c.figure:.4g} — "
+            f"{_cell(c.detail)} | {_cell(c.threshold or spec.decided)} | {control} | "
+            f"{', '.join(map(str, c.seeds)) or '—'} |"
+        )
     return "\n".join(rows)
+
+
+def run_info(quick: bool, seed: int) -> dict[str, Any]:
+    """Provenance for the footer and results.json: commit, package versions, command, hardware."""
+    import platform
+    import subprocess
+
+    import numpy
+    import scipy
+    import sympy
+    import torch
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent, check=False,
+        ).stdout.strip() or "unknown"  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {
+        "commit": commit,
+        "command": f"mitheory report{' --quick' if quick else ''} --seed {seed}",
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "numpy": numpy.__version__, "scipy": scipy.__version__,
+                     "sympy": sympy.__version__},
+        "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads "
+        f"{torch.get_num_threads()}, CUDA {'yes' if torch.cuda.is_available() else 'no'}",
+    }
 
 
 def _render(sections: list[Section], info: dict[str, Any]) -> str:
@@ -112,18 +138,32 @@ def _render(sections: list[Section], info: dict[str, Any]) -> str:
     parts = [
         "# mitheory approximation-error report",
         "",
-        f"Mode **{mode}**, seed {info['seed']}, {info['seconds']:.1f} s. All information values "
-        "in nats. Claim ids refer to DESIGN.md §4; `results.json` holds every number shown here.",
+        f"Mode **{mode}**, seed {info['seed']}. All information values in nats. Claims and how "
+        "each is decided: `CLAIMS.md` (the register, `mitheory/claims/register.py`); "
+        "`results.json` holds every number shown here. Kinds: *identity* and *theorem* rows are "
+        "software checks of mathematics, not evidence for the paper; *empirical* rows are "
+        "measured, and each carries a negative control run in the same report (the same rule on "
+        "a case built to violate the claim), which must reach the opposite verdict.",
         "",
         "## Claims",
         "",
         _claims_table(sections),
         "",
     ]
-    if info["missing"]:
-        parts += [f"*Not in this run: {', '.join(info['missing'])}.*", ""]
+    if info["not_run"]:
+        parts += [f"*Not decided by this report: {'; '.join(info['not_run'])}.*", ""]
     for s in sections:
         parts += [f"## {s.title}", "", s.markdown.strip(), ""]
+    v = info["versions"]
+    parts += [
+        "---",
+        "",
+        f"*Run: `{info['command']}` at commit `{info['commit']}`; Python {v['python']}, torch "
+        f"{v['torch']}, numpy {v['numpy']}, scipy {v['scipy']}, sympy {v['sympy']}; "
+        f"{info['hardware']}; report seed {info['seed']} (each claim lists the seeds it used); "
+        f"wall time {info['seconds']:.1f} s.*",
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -133,6 +173,11 @@ def _check_sections(sections: list[Section], out: Path) -> list[str]:
     for s in sections:
         if not isinstance(s, Section):
             raise TypeError(f"a report builder returned {type(s).__name__}, expected Section")
+        for c in s.claims:
+            if c.id not in REGISTER:
+                raise RuntimeError(f"section {s.title!r} reports claim {c.id!r}, not registered")
+            if REGISTER[c.id].kind == "empirical" and c.control is None:
+                raise RuntimeError(f"empirical claim {c.id} has no negative control")
         for name in s.figures:
             if name != Path(name).name or not (out / name).is_file():
                 raise RuntimeError(f"section {s.title!r} lists figure {name!r}, not found in {out}")
@@ -180,7 +225,7 @@ def run_report(
     previous = _previous_files(out)
 
     start = time.perf_counter()
-    builders, missing = _builders()
+    builders = _builders()
     # Sections draw into a hidden staging folder; only a run that completes moves its figures
     # into ``out`` (each by an atomic rename), so a failed run leaves the previous report whole.
     _remove_orphaned_staging(out)
@@ -202,7 +247,8 @@ def run_report(
         "quick": quick,
         "seed": seed,
         "seconds": time.perf_counter() - start,
-        "missing": missing,
+        "not_run": not_run(),
+        **run_info(quick, seed),
     }
     files = [REPORT_FILE, RESULTS_FILE, *figures]
     results = {

@@ -12,7 +12,7 @@ import sympy as sp
 import torch
 
 from mitheory import surrogates, symbolic
-from mitheory.nongaussian_study import (
+from mitheory.claims.surrogate_error import (
     barlow_alignment_check,
     barlow_relaxation_rows,
     random_correlation,

@@ -20,7 +20,7 @@ from mitheory.closed_forms import (
     quadratic_critic_dv,
     random_gaussian_views,
 )
-from mitheory.gaussian_study import (
+from mitheory.claims.gaussian import (
     SLOPE_TOLERANCE,
     TAYLOR_SCALES,
     fit_loglog_slope,

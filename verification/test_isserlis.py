@@ -12,7 +12,7 @@ from scipy import stats
 
 from mitheory import surrogates, symbolic
 from mitheory.nongaussian import LinearMixture, Source
-from mitheory.nongaussian_study import random_correlation
+from mitheory.claims.surrogate_error import random_correlation
 
 ALPHA = 0.01  # family-wise error rate of each test; Bonferroni over its comparisons
 

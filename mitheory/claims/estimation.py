@@ -27,9 +27,9 @@ from scipy.stats import norm
 
 from estimators import bounds, estimate_mi
 from mitheory.atomic import atomic_savefig
+from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.closed_forms import optimal_critic_marginal_variance
 from mitheory.distributions import AdditiveUniform, SparseGaussian, StudentT, Task, task_set
-from mitheory.report_types import Claim, Section
 from mitheory.transforms import TRANSFORMS
 
 Bound = Callable[[torch.Tensor], torch.Tensor]
@@ -43,6 +43,8 @@ Z95 = 1.959963984540054
 E3_RHO, E3_DIM = 0.3, 10
 #: E3 high-MI case for InfoNCE saturation: I = −5 log(1 − 0.99²) ≈ 19.6 nats
 E3_RHO_HIGH = 0.99
+#: E3 negative control: the optimal critic scaled by this factor is no longer optimal
+E3_CONTROL_SCALE = 1.5
 #: E3: InfoNCE "saturates" when it closes < 1 % of the distance from log N to I
 SATURATION_FRACTION = 0.01
 
@@ -69,16 +71,6 @@ def _save(fig: Figure, out: Path, name: str) -> str:
     fig.tight_layout()
     atomic_savefig(fig, out / name, dpi=110)
     return name
-
-
-def _verdict(n_pass: int, n_total: int) -> str:
-    """Every check passed: holds; none: fails; some: partial."""
-    if n_pass == n_total:
-        return "holds"
-    return "fails" if n_pass == 0 else "partial"
-
-
-# --------------------------------------------------------------------------- E1, E2
 
 
 def score_matrices(count: int, seed: int) -> Iterator[tuple[str, torch.Tensor]]:
@@ -130,7 +122,7 @@ def bound_gaps(
     return rows
 
 
-def e1_claim(rows: list[dict[str, Any]]) -> Claim:
+def e1_claim(rows: list[dict[str, Any]], seed: int) -> Claim:
     """E1 holds when no matrix has InfoNCE − log N > 0 (exact in float64: every row term
     S_ii − logsumexp_j S_ij ≤ 0 and rounding is monotone)."""
     gaps = np.array([r["e1_gap"] for r in rows])
@@ -142,10 +134,12 @@ def e1_claim(rows: list[dict[str, Any]]) -> Claim:
         worst,
         f"max of InfoNCE − log N over {len(rows)} random and adversarial float64 score matrices "
         f"(N = 2–256); {bad} above 0",
+        threshold="InfoNCE − log N ≤ 0 on every matrix",
+        seeds=(seed,),
     )
 
 
-def e2_claim(rows: list[dict[str, Any]]) -> Claim:
+def e2_claim(rows: list[dict[str, Any]], seed: int) -> Claim:
     """E2 holds when DV − NWJ ≥ −(float64 rounding allowance) for every matrix
     (DV − NWJ = m/e − log m ≥ 0, m the mean off-diagonal e^S: log is below its tangent at e)."""
     gaps = np.array([r["e2_gap"] for r in rows])
@@ -156,6 +150,8 @@ def e2_claim(rows: list[dict[str, Any]]) -> Claim:
         float(gaps.min()),
         f"min of DV − NWJ over {len(rows)} score matrices (same matrices as E1); {bad} below "
         "−8 eps·max(1, |J|, |M|)",
+        threshold="DV − NWJ ≥ −8 eps·max(1, |J|, |M|) on every matrix",
+        seeds=(seed,),
     )
 
 
@@ -225,21 +221,26 @@ def _batched_infonce(s: torch.Tensor) -> torch.Tensor:
     return (diag - torch.logsumexp(s, dim=-1)).mean(-1) + math.log(s.shape[-1])
 
 
-def e3_rows(b: EstimatorBudget, seed: int) -> list[dict[str, Any]]:
+def e3_rows(
+    b: EstimatorBudget, seed: int, *, critic_scale: float = 1.0, rho_high: float = E3_RHO_HIGH,
+    elements: int | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """Per batch size N: NWJ (critic T* + 1, unbiased), DV (critic T*) and InfoNCE (critic T*)
-    at I = 0.47 nats, and InfoNCE at I ≈ 19.6 nats, each as mean and standard error over
-    ``e3_elements / N²`` batches."""
+    at I = 0.47 nats, and InfoNCE at I ≈ 19.6 nats (correlation ``rho_high``), each as mean and
+    standard error over ``e3_elements / N²`` batches. ``critic_scale`` ≠ 1 scores with
+    c·T* instead (not the optimal critic: the negative control)."""
     truth = gaussian_mi(E3_RHO, E3_DIM)
-    truth_high = gaussian_mi(E3_RHO_HIGH, E3_DIM)
+    truth_high = gaussian_mi(rho_high, E3_DIM)
+    elements = b.e3_elements if elements is None else elements
     g = torch.Generator().manual_seed(seed)
     rows = []
     for n in b.e3_sizes:
-        reps = max(b.e3_elements // (n * n), 200)
+        reps = max(elements // (n * n), 200)
         chunk = max(1, 2_000_000 // (n * n))
         eye = torch.eye(n, dtype=torch.bool)
         joint, marg, nce = [], [], []
         for start in range(0, reps, chunk):
-            s = optimal_critic_scores(min(chunk, reps - start), n, E3_RHO, E3_DIM, g)
+            s = critic_scale * optimal_critic_scores(min(chunk, reps - start), n, E3_RHO, E3_DIM, g)
             joint.append(s.diagonal(dim1=-2, dim2=-1).mean(-1))
             marg.append(
                 torch.logsumexp(s.masked_fill(eye, -math.inf).flatten(-2), -1)
@@ -248,7 +249,7 @@ def e3_rows(b: EstimatorBudget, seed: int) -> list[dict[str, Any]]:
             nce.append(_batched_infonce(s))
         j, m, nce_t = torch.cat(joint), torch.cat(marg), torch.cat(nce)
         nce_high_t = _batched_infonce(
-            optimal_critic_scores(min(reps, 2000), n, E3_RHO_HIGH, E3_DIM, g)
+            critic_scale * optimal_critic_scores(min(reps, 2000), n, rho_high, E3_DIM, g)
         )
         nwj = j + 1.0 - torch.exp(m)  # NWJ(T* + 1) = J + 1 − e^{M}
         centred = torch.exp(m) - 1.0
@@ -275,12 +276,12 @@ def e3_rows(b: EstimatorBudget, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-def e3_claim(rows: list[dict[str, Any]]) -> Claim:
-    """E3 holds when, at every N, (a) NWJ's mean is within z·SE of I, (b) DV's bias is within
+def e3_checks(rows: list[dict[str, Any]]) -> tuple[list[bool], float]:
+    """The E3 rule: at every N, (a) NWJ's mean is within z·SE of I, (b) DV's bias is within
     z·SE + |E(m̂−1)³|/3 (the first neglected delta-method term) of Var(m̂)/2, and (c) InfoNCE at
-    I ≫ log N is ≤ log N and closes < 1 % of the gap from log N to I. z is the two-sided
-    Bonferroni value for a family-wise 1 % over the 2·len(rows) statistical checks. Partial when
-    some but not all checks pass."""
+    the high MI is ≤ log N and closes < 1 % of the gap from log N to I. z is the two-sided
+    Bonferroni value for a family-wise 1 % over the 2·len(rows) statistical checks. Returns the
+    checks and z."""
     z = float(norm.ppf(1 - 0.01 / (2 * 2 * len(rows))))
     checks = []
     for r in rows:
@@ -288,15 +289,34 @@ def e3_claim(rows: list[dict[str, Any]]) -> Claim:
         checks.append(abs(r["dv_bias"] - r["dv_bias_pred"]) <= z * r["dv_bias_se"] + r["dv_third"])
         closed = (r["infonce_high_mean"] - r["log_n"]) / (r["truth_high"] - r["log_n"])
         checks.append(r["infonce_high_max"] <= r["log_n"] and abs(closed) < SATURATION_FRACTION)
+    return checks, z
+
+
+def e3_claim(rows: list[dict[str, Any]], control_rows: list[dict[str, Any]], seed: int) -> Claim:
+    """E3 from :func:`e3_checks` (holds: all pass, partial: some); the control is the same rule
+    on the critic 1.5·T* (not optimal) with the "high" MI at I = 0.47 < log N."""
+    checks, z = e3_checks(rows)
+    c_checks, _ = e3_checks(control_rows)
     worst_nwj = max(abs(r["nwj_mean"] - r["truth"]) / r["nwj_se"] for r in rows)
+    c_worst = max(abs(r["nwj_mean"] - r["truth"]) / r["nwj_se"] for r in control_rows)
     return Claim(
         "E3",
-        _verdict(sum(checks), len(checks)),
+        verdict_of(sum(checks), len(checks)),
         worst_nwj,
         f"max |NWJ − I|/SE with the optimal critic over N = "
-        f"{', '.join(str(r['n']) for r in rows)} (bound z = {z:.2f}); DV bias vs Var/2 and "
-        f"InfoNCE saturation at I = {rows[0]['truth_high']:.1f} nats: {sum(checks)}/"
-        f"{len(checks)} checks pass",
+        f"{', '.join(str(r['n']) for r in rows)}; DV bias vs Var/2 and InfoNCE saturation at "
+        f"I = {rows[0]['truth_high']:.1f} nats: {sum(checks)}/{len(checks)} checks pass",
+        threshold=f"|NWJ − I| ≤ {z:.2f} SE (Bonferroni, family-wise 1 %), DV bias within "
+        f"{z:.2f} SE + third-order term of Var(m̂)/2, InfoNCE closes < {SATURATION_FRACTION:.0%} "
+        "of the gap log N → I",
+        control=Control(
+            f"critic 1.5·T* (not optimal), InfoNCE at I = {control_rows[0]['truth_high']:.2f} "
+            f"< log N: {sum(c_checks)}/{len(c_checks)} checks pass, max |NWJ − I|/SE = "
+            f"{c_worst:.1f}",
+            verdict_of(sum(c_checks), len(c_checks)),
+            c_worst,
+        ),
+        seeds=(seed,),
     )
 
 
@@ -355,8 +375,13 @@ def e4_tasks(max_dim: int) -> list[Task]:
     return [t for t in task_set() if max(t.dim_x, t.dim_y) <= max_dim and t.mi <= 2.0]
 
 
-def e4_rows(b: EstimatorBudget, seed: int) -> list[dict[str, Any]]:
-    rows = []
+def e4_rows(
+    b: EstimatorBudget, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """Every estimator on every task, and the negative control: KSG on the same draws with Y
+    permuted across samples (which destroys the pairing, so the estimate should be ≈ 0),
+    scored by the same rule against the task's stated MI."""
+    rows, control = [], []
     for i, task in enumerate(e4_tasks(b.max_dim)):
         x, y = task.sample(b.n_samples, seed=seed * 1000 + i)
         for method in ("ksg", "gaussian", *b.neural):
@@ -364,15 +389,27 @@ def e4_rows(b: EstimatorBudget, seed: int) -> list[dict[str, Any]]:
             rows.append({"task": task.task_id, "truth": task.mi, "method": method, "mi": r.mi,
                          "ci": list(r.ci), "se": standard_error(r),
                          "ok": e4_task_ok(r.mi, standard_error(r), task.mi)})  # fmt: skip
-    return rows
+        shuffled = y[np.random.default_rng(seed + 7 + i).permutation(len(y))]
+        r = estimate_mi(x, shuffled, method="ksg", seed=seed)
+        control.append({"task": task.task_id, "truth": task.mi, "method": "ksg (Y permuted)",
+                        "mi": r.mi, "ci": list(r.ci), "se": standard_error(r),
+                        "ok": e4_task_ok(r.mi, standard_error(r), task.mi)})  # fmt: skip
+    return rows, control
 
 
-def e4_claim(rows: list[dict[str, Any]]) -> Claim:
-    """Per task: recovered when some estimator other than the Gaussian plug-in (which is exact
-    only on Gaussian data) meets |Î − I| ≤ δ·I + 3·SE. Holds: every task; partial: some."""
+def e4_recovered(rows: list[dict[str, Any]]) -> list[bool]:
+    """Per task (sorted by id): some estimator other than the Gaussian plug-in (exact only on
+    Gaussian data) meets |Î − I| ≤ δ·I + 3·SE."""
     tasks = sorted({r["task"] for r in rows})
-    ok = [any(r["ok"] for r in rows if r["task"] == t and r["method"] != "gaussian")
-          for t in tasks]  # fmt: skip
+    return [any(r["ok"] for r in rows if r["task"] == t and r["method"] != "gaussian")
+            for t in tasks]  # fmt: skip
+
+
+def e4_claim(rows: list[dict[str, Any]], control: list[dict[str, Any]], seed: int) -> Claim:
+    """Holds when every task is recovered (:func:`e4_recovered`), partial when some are."""
+    tasks = sorted({r["task"] for r in rows})
+    ok = e4_recovered(rows)
+    c_ok = e4_recovered(control)
     rel = max(
         min(abs(r["mi"] - r["truth"]) / r["truth"] for r in rows
             if r["task"] == t and r["method"] != "gaussian")
@@ -381,10 +418,18 @@ def e4_claim(rows: list[dict[str, Any]]) -> Claim:
     methods = sorted({r["method"] for r in rows} - {"gaussian"})
     return Claim(
         "E4",
-        _verdict(sum(ok), len(ok)),
+        verdict_of(sum(ok), len(ok)),
         rel,
         f"worst relative error |Î − I|/I of the best of {', '.join(methods)} per task; "
         f"{sum(ok)}/{len(ok)} tasks within δ = {DELTA} relative + {Z_TASK:g} SE",
+        threshold=f"|Î − I| ≤ {DELTA}·I + {Z_TASK:g} SE for some estimator on every task",
+        control=Control(
+            f"KSG with Y permuted across samples (pairing destroyed), scored against the "
+            f"stated MI: {sum(c_ok)}/{len(c_ok)} tasks pass",
+            verdict_of(sum(c_ok), len(c_ok)),
+            max(abs(r["mi"]) for r in control),
+        ),
+        seeds=(seed,),
     )
 
 
@@ -427,21 +472,26 @@ def e5_rows(b: EstimatorBudget, seed: int) -> tuple[list[dict[str, Any]], dict[s
     return rows, control  # fmt: skip
 
 
-def e5_claim(rows: list[dict[str, Any]], control: dict[str, Any]) -> Claim:
-    """Holds when every transform passes and the control (an MI-changing map) is flagged;
-    partial when some pass, or all pass but the criterion failed to flag the control."""
+def e5_claim(rows: list[dict[str, Any]], control: dict[str, Any], seed: int) -> Claim:
+    """Holds when every (task, transform) pair passes, partial when some do; the control is the
+    same criterion on an MI-changing map (X + noise), which must flag it."""
     n_ok = sum(r["ok"] for r in rows)
-    verdict = _verdict(n_ok, len(rows))
-    if verdict == "holds" and not control["flagged"]:
-        verdict = "partial"
+    verdict = verdict_of(n_ok, len(rows))
     worst = max(abs(r["mapped"] - r["plain"]) / r["truth"] for r in rows)
     return Claim(
         "E5",
         verdict,
         worst,
         f"max |Î_f − Î|/I, KSG, over {len(rows)} (task, transform) pairs; {n_ok} within "
-        f"δ = {DELTA} + {Z_TASK:g}·√(SE² + SE_f²); MI-changing control flagged: "
-        f"{'yes' if control['flagged'] else 'no'}",
+        f"δ = {DELTA} + {Z_TASK:g}·√(SE² + SE_f²)",
+        threshold=f"|Î − Î_f| ≤ {DELTA}·I + {Z_TASK:g}·√(SE² + SE_f²) for every pair",
+        control=Control(
+            f"X + N(0, I) on {control['task']} (MI {control['truth']:.3f} → "
+            f"{control['noisy_truth']:.3f}): KSG {control['plain']:.3f} → {control['noisy']:.3f}",
+            "fails" if control["flagged"] else "holds",
+            abs(control["noisy"] - control["plain"]) / control["truth"],
+        ),
+        seeds=(seed,),
     )
 
 
@@ -483,7 +533,7 @@ def _plot_e4_e5(rows4: list[dict[str, Any]], rows5: list[dict[str, Any]], out: P
 
 def _bounds_section(b: EstimatorBudget, seed: int, out: Path) -> Section:
     rows = bound_gaps(score_matrices(b.e1_matrices, seed))
-    e1, e2 = e1_claim(rows), e2_claim(rows)
+    e1, e2 = e1_claim(rows, seed), e2_claim(rows, seed)
     fig = _plot_e1_e2(rows, out)
     md = f"""For a score matrix $S$ ($S_{{ii}}$ joint, $S_{{ij}}$ marginal samples),
 $\\mathrm{{InfoNCE}}(S) = \\log N
@@ -514,7 +564,9 @@ tangent gap m/e − log m.*
 
 def _optimal_critic_section(b: EstimatorBudget, seed: int, out: Path) -> Section:
     rows = e3_rows(b, seed)
-    claim = e3_claim(rows)
+    control_rows = e3_rows(b, seed + 1, critic_scale=E3_CONTROL_SCALE, rho_high=E3_RHO,
+                           elements=b.e3_elements // 4)  # fmt: skip
+    claim = e3_claim(rows, control_rows, seed)
     fig = _plot_e3(rows, out)
     table = "\n".join(
         f"| {r['n']} | {r['batches']} | {r['nwj_mean'] - r['truth']:+.4f} ± {r['nwj_se']:.4f} | "
@@ -548,13 +600,13 @@ delta-method prediction for DV. Right: InfoNCE with the optimal critic at low an
 log N.*
 """
     return Section("E3 — the exact optimal critic on correlated Gaussians", md, [claim], [fig],
-                   {"rows": rows})  # fmt: skip
+                   {"rows": rows, "control_rows": control_rows})  # fmt: skip
 
 
 def _task_section(b: EstimatorBudget, seed: int, out: Path) -> Section:
-    rows4 = e4_rows(b, seed)
+    rows4, control4 = e4_rows(b, seed)
     rows5, control = e5_rows(b, seed)
-    e4, e5 = e4_claim(rows4), e5_claim(rows5, control)
+    e4, e5 = e4_claim(rows4, control4, seed), e5_claim(rows5, control, seed)
     fig = _plot_e4_e5(rows4, rows5, out)
     methods = sorted({r["method"] for r in rows4})
     lines = []
@@ -599,8 +651,8 @@ the criterion {"flags" if control["flagged"] else "does NOT flag"} it.
 *Figure E4/E5. Left: estimates (95 % CI) against the closed-form MI, with the ±{DELTA:.0%} band.
 Right: relative change of the KSG estimate under each MI-preserving map, ±3 SE, against ±δ.*
 """
-    return Section("E4, E5 — estimators on the known-MI task set", md, [e4, e5], [fig],
-                   {"e4": rows4, "e5": rows5, "e5_control": control})  # fmt: skip
+    data = {"e4": rows4, "e4_control": control4, "e5": rows5, "e5_control": control}
+    return Section("E4, E5 — estimators on the known-MI task set", md, [e4, e5], [fig], data)
 
 
 def report_sections(

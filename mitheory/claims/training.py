@@ -43,7 +43,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from mitheory.atomic import atomic_savefig
-from mitheory.report_types import Claim, Section
+from mitheory.claims.result import Claim, Section
 
 ESTIMATORS = ("mi_cosdv", "mi_infonce", "mi_jsd")
 ESTIMATOR_LABELS = {"mi_cosdv": "cos-DV", "mi_infonce": "InfoNCE", "mi_jsd": "JSD"}

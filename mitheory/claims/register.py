@@ -1,0 +1,220 @@
+"""The claims register: every claim's id, kind, text, how its verdict is decided, the family
+module whose experiment decides it and the pytest node id that asserts it.
+
+Kinds: ``identity`` (an algebraic identity checked numerically or symbolically), ``theorem`` (a
+proved statement checked numerically: a software check, not evidence for the paper) and
+``empirical`` (a measured statement about data or training whose verdict can come out either way;
+a negative control in the same run shows that it can). ``CLAIMS.md`` at the repository root is
+rendered from this module (``python -m mitheory.claims.register > CLAIMS.md``; a test keeps the
+two equal).
+
+``expected`` is the verdict the quick report (``mitheory report --quick``, seed 0) reaches; the
+verification test of each claim asserts that the experiment still reaches it and that its
+control reaches the opposite one, so a change of finding is a failing test, not a silent edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("identity", "theorem", "empirical")
+#: the family modules of ``mitheory.claims``, in register order
+FAMILIES = ("estimation", "gaussian", "surrogate_error", "training")
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    id: str
+    kind: str
+    text: str
+    decided: str
+    family: str | None  # None: no experiment of the report decides it yet
+    test: str
+    expected: str | None = None  # quick-report verdict; None where the report does not run it
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+
+_V = "verification/"
+_SPECS = (
+    ClaimSpec(
+        "E1", "theorem", "InfoNCE(S) ≤ log N for every score matrix S",
+        "max of InfoNCE − log N over random and adversarial float64 score matrices must be ≤ 0",
+        "estimation", _V + "test_estimator_bounds.py::test_E1_verdict", "holds"),
+    ClaimSpec(
+        "E2", "theorem", "DV(S) ≥ NWJ(S) for every S (same critic)",
+        "min of DV − NWJ over the same matrices must be ≥ −(float64 rounding allowance)",
+        "estimation", _V + "test_estimator_bounds.py::test_E2_verdict", "holds"),
+    ClaimSpec(
+        "E3", "empirical",
+        "With the exact optimal critic on correlated Gaussians: NWJ unbiased; InfoNCE saturates "
+        "at log N; DV's finite-batch bias as predicted",
+        "per batch size N: |mean NWJ − I| ≤ z·SE, |DV bias − Var(m̂)/2| ≤ z·SE + third-order term, "
+        "InfoNCE ≤ log N closing < 1 % of the gap to I (z Bonferroni, family-wise 1 %); control: "
+        "the same rule on the optimal critic scaled by 1.5 (not optimal)",
+        "estimation", _V + "test_estimator_bounds.py::test_E3_verdict", "holds"),
+    ClaimSpec(
+        "E4", "empirical",
+        "Trained estimators recover known MI on the ground-truth task set within stated "
+        "tolerances",
+        "per task, some estimator other than the Gaussian plug-in within 0.10·I + 3 SE; control: "
+        "the same rule scored against the MI of Y shuffled (truth 0), which must fail",
+        "estimation", _V + "test_estimator_tasks.py::test_E4_verdict", "partial"),
+    ClaimSpec(
+        "E5", "empirical",
+        "Estimates are invariant (within tolerance) under MI-preserving transforms, including "
+        "maps that mix coordinates",
+        "|Î − Î_f| ≤ 0.10·I + 3·√(SE² + SE_f²) for every (task, transform) pair; control: the "
+        "same rule under X + N(0, I), which lowers the MI",
+        "estimation", _V + "test_estimator_tasks.py::test_E5_verdict", "holds"),
+    ClaimSpec(
+        "T1", "theorem",
+        "Population DV value of any bilinear critic ≤ true MI (Gaussian, closed form)",
+        "min over random problems and critics of I − DV(W) must be ≥ 0, and the closed-form "
+        "marginal term must match Monte Carlo",
+        "gaussian", _V + "test_gaussian_theory.py::test_T1_verdict", "holds"),
+    ClaimSpec(
+        "T2", "theorem",
+        "Alternating block-gradient ascent with step below 1/L never decreases the population DV "
+        "objective",
+        "worst change of the population DV over block steps of size < 1/L must be ≥ −rounding",
+        "gaussian", _V + "test_alternating.py::test_T2_verdict", "holds"),
+    ClaimSpec(
+        "T3", "identity",
+        "Taylor-DV error under Gaussian data equals the closed form and is O(s⁴)",
+        "fitted log-log slope of the error against the critic scale s within 0.2 of 4",
+        "gaussian", _V + "test_gaussian_theory.py::test_T3_verdict", "holds"),
+    ClaimSpec(
+        "T4", "identity",
+        "Isserlis holds symbolically (4th, 6th order) and on Gaussian samples; its violation on "
+        "non-Gaussian data equals the 4th joint cumulant",
+        "symbolic derivation, and max |z| of sample 4th cumulants against the closed form below "
+        "the Bonferroni bound (family-wise 1 %)",
+        "surrogate_error", _V + "test_isserlis.py::test_T4_verdict", "holds"),
+    ClaimSpec(
+        "T5", "empirical",
+        "Taylor-DV error under non-Gaussian data, restated as what the data support: whether the "
+        "marginal term is finite is set by the tails (not the kurtosis); for symmetric i.i.d. "
+        "sources the small-scale error ratio grows as 1 + aκ + bκ²; skewness enters at O(s³); "
+        "measured across critic scales up to each family's finiteness limit",
+        "three parts, each a check: (tails) families of equal kurtosis split into finite and "
+        "infinite M by their tails; (kurtosis) the quadratic 1 + aκ + bκ² fits the small-scale "
+        "ratios of the symmetric families within 5 %; (skew) the log-log slope of the error of "
+        "skewed families at small s is 3 ± 0.3, of symmetric ones 4 ± 0.3; control: the kurtosis "
+        "rule on the skewed families, which it must not fit",
+        "surrogate_error", _V + "test_surrogate_error.py::test_T5_verdict", "holds"),
+    ClaimSpec(
+        "T6", "identity",
+        "Taylor-DV reduces to a Barlow-Twins-form loss under the stated assumptions; the "
+        "reduction does not identify λ (the off-diagonal weight is s/2 against the linear "
+        "invariance term); residual measured when relaxed",
+        "max |L_TDV − (Barlow form)| on aligned float64 batches ≤ 1e-9 and the λ ↔ s map "
+        "λ = s/2 reproduced numerically; the relaxed residuals are reported with intervals",
+        "surrogate_error", _V + "test_barlow_reduction.py::test_T6_verdict", "holds"),
+    ClaimSpec(
+        "T7", "theorem", "The joint term alone is maximized by a constant encoder (collapse)",
+        "J ≤ 1/τ attained by a constant encoder, and ascent on J alone collapses the embedding",
+        "gaussian", _V + "test_collapse_theory.py::test_T7_verdict", "holds"),
+    ClaimSpec(
+        "T8", "empirical",
+        "With non-concave critics and encoders, where alternating block ascent stays monotone "
+        "and where it fails (step factor against the local block curvature; alternating vs "
+        "simultaneous)",
+        "not decided yet (open issue: the paper's open checks)", None,
+        ""),
+    ClaimSpec(
+        "P1", "empirical",
+        "Canonical SDMI: MI, read by an estimator other than the training objective, grows "
+        "near-monotonically; compared with the same method without alternation and without "
+        "stop-gradient",
+        "per seed, MI of held-out embeddings read by a trained InfoNCE critic (estimators, not "
+        "the cos-DV loss): Spearman ρ against step ≥ 0.8, gain > 3 SE and no drop between "
+        "evaluations beyond 3 SE; control: SDMI without predictor and marginal term",
+        "training", _V + "test_paradigms.py::test_P1_verdict", "holds"),
+    ClaimSpec(
+        "P2", "empirical", "Canonical JMI: the same",
+        "the P1 rule on canonical JMI; control: JMI without its marginal term",
+        "training", _V + "test_paradigms.py::test_P2_verdict", "holds"),
+    ClaimSpec(
+        "P3", "empirical",
+        "SDMI collapse without the marginal term, over M-step {gradient, copy, EMA} × predictor "
+        "{on, off} × marginal {on, off}; without stop-gradient",
+        "the theory's prediction per arm (healthy iff marginal on or predictor on) against the "
+        "collapse monitors on every seed; holds when all 12 arms match, partial when some do; "
+        "control: the predictor arms without stop-gradient, where the prediction must fail",
+        "training", _V + "test_paradigms.py::test_P3_verdict", "partial"),
+    ClaimSpec(
+        "P4", "empirical",
+        "JMI without a regularizer collapses; with each surrogate it does not",
+        "JMI −marginal collapses completely and jmi, jmi-taylor, barlow, vicreg, simclr are "
+        "healthy on every seed; control: the same health rule on those methods with their "
+        "regularizer ablated",
+        "training", _V + "test_paradigms.py::test_P4_verdict", "holds"),
+    ClaimSpec(
+        "P5", "empirical",
+        "MI reached vs downstream accuracy across methods (open question 2), with the design's "
+        "power stated",
+        "Spearman ρ of MI (a trained InfoNCE critic on the backbone features of two views) "
+        "against linear-probe accuracy on the same features, over runs spread by method and "
+        "training length; decided only when the design's power to detect ρ = 0.5 at α = 0.05 "
+        "is ≥ 0.8 (else undecided); control: the same test with accuracies permuted across runs",
+        "training", _V + "test_paradigms.py::test_P5_verdict", "undecided"),
+    ClaimSpec(
+        "P6", "empirical",
+        "Every method trains on real images without collapse and well above its random-init "
+        "probe",
+        "per method over 3 seeds on Fashion-MNIST: mean paired probe gain > 3 SE, every seed "
+        "gains, no collapse (benchmarks/p6_fashion_mnist.py); not run by the report", None,
+        _V + "test_images.py::test_P6_vicreg_beats_random_init_on_fashion_mnist"),
+    ClaimSpec(
+        "P7", "empirical",
+        "The SDMI predictor as surrogate of the marginal term: capacity sweep, and the alignment "
+        "of its E-step gradient with the full DV gradient along training",
+        "not decided yet (open issue: the paper's open checks)", None,
+        ""),
+    ClaimSpec(
+        "P8", "empirical",
+        "P1–P4 on a non-image modality and on two modalities with asymmetric encoders (open "
+        "question 1)",
+        "not decided yet (open issue: the paper's open checks)", None,
+        ""),
+)  # fmt: skip
+REGISTER: dict[str, ClaimSpec] = {spec.id: spec for spec in _SPECS}
+
+
+def claim_order(claim_id: str) -> int:
+    """Position of a claim id in the register (unknown ids raise ``KeyError``)."""
+    return list(REGISTER).index(claim_id)
+
+
+def render_markdown() -> str:
+    """CLAIMS.md: the register as a document a user of the repository can read."""
+    lines = [
+        "# Claims register",
+        "",
+        "Every claim that `mitheory report` decides and `pytest verification/` asserts, with its "
+        "kind and how its verdict is computed. Generated from `mitheory/claims/register.py` "
+        "(`python -m mitheory.claims.register > CLAIMS.md`); do not edit by hand.",
+        "",
+        "Kinds: **identity** — an algebraic identity checked numerically or symbolically; "
+        "**theorem** — a proved statement checked numerically (a software check, not evidence "
+        "for the paper); **empirical** — a measured statement whose verdict can come out either "
+        "way, shown by a negative control in the same run (the same rule on a case built to "
+        "violate the claim must reach the opposite verdict). Verdicts: holds, fails, partial, "
+        "undecided. All information values are in nats.",
+        "",
+        "| id | kind | claim | how it is decided | asserted by | quick-report verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in _SPECS:
+        lines.append(
+            f"| {s.id} | {s.kind} | {s.text} | {s.decided} | `{s.test}` | "
+            f"{s.expected or 'not run by the report'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render_markdown(), end="")

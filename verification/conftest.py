@@ -1,0 +1,42 @@
+"""Shared claim results for the verification suite.
+
+Every ``test_<ID>_verdict`` asserts the verdict that the claim's one implementation
+(``mitheory.claims``) reaches in the quick-report budget, seed 0 — the same call that
+``mitheory report --quick`` renders — against the register's recorded finding, and that the
+negative control of every empirical claim reaches the opposite verdict. Each family runs once per
+session (cached); its figures go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+
+import pytest
+
+from mitheory import claims
+from mitheory.claims.register import REGISTER
+
+
+@functools.cache
+def family_claims(family: str) -> dict[str, claims.Claim]:
+    with tempfile.TemporaryDirectory() as out:
+        sections = claims.evaluate(family, quick=True, seed=0, out=out)
+    return {c.id: c for s in sections for c in s.claims}
+
+
+def check_claim(claim_id: str) -> claims.Claim:
+    """Assert the register's recorded verdict and, for empirical claims, a control that reaches
+    the opposite verdict; returns the claim for further checks."""
+    spec = REGISTER[claim_id]
+    claim = family_claims(spec.family)[claim_id]
+    assert claim.verdict == spec.expected, (claim.verdict, claim.detail)
+    if spec.kind == "empirical":
+        assert claim.control is not None, f"{claim_id} has no negative control"
+        assert claim.control_discriminates, (claim.verdict, claim.control)
+    return claim
+
+
+@pytest.fixture
+def claim_check():
+    return check_claim
