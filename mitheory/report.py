@@ -50,9 +50,12 @@ def _builders() -> list[tuple[str, Builder]]:
     return [(claims.LABELS[f], claims.builder(f)) for f in claims.FAMILIES]
 
 
-def not_run() -> list[str]:
-    """Register claims that no family of the report decides, with how each is decided."""
-    return [f"{s.id} ({s.decided})" for s in REGISTER.values() if s.family is None]
+def not_run(quick: bool) -> list[str]:
+    """Register claims that this mode of the report does not decide, with the reason."""
+    out = [f"{s.id} ({s.decided})" for s in REGISTER.values() if s.family is None]
+    if quick:
+        out += [f"{s.id} (full report only)" for s in REGISTER.values() if s.full_only]
+    return out
 
 
 def claim_order(claim_id: str) -> int:
@@ -247,7 +250,7 @@ def run_report(
         "quick": quick,
         "seed": seed,
         "seconds": time.perf_counter() - start,
-        "not_run": not_run(),
+        "not_run": not_run(quick),
         **run_info(quick, seed),
     }
     files = [REPORT_FILE, RESULTS_FILE, *figures]

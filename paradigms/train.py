@@ -334,7 +334,9 @@ def _batched_features(method: SSLMethod, x: torch.Tensor, chunk: int = 1024) -> 
 class _Monitor:
     """Fixed held-out pairs and probe sets; ``evaluate`` returns one metrics record."""
 
-    def __init__(self, method: SSLMethod, data: SSLData, config: TrainConfig) -> None:
+    def __init__(
+        self, method: SSLMethod, data: SSLData, config: TrainConfig, on_eval: EvalHook | None
+    ) -> None:
         n_eval = min(config.eval_pairs, data.test_x.shape[0])
         n_probe = min(config.probe_train, data.train_x.shape[0])
         generator = torch.Generator(device=data.test_x.device).manual_seed(config.seed + 1)
@@ -344,6 +346,7 @@ class _Monitor:
         self.probe_x, self.probe_y = data.train_x[:n_probe], data.train_y[:n_probe]
         self.seed = config.seed
         self.probe_max_iter = config.probe_max_iter
+        self.on_eval = on_eval
 
     @torch.no_grad()
     def evaluate(
@@ -360,6 +363,8 @@ class _Monitor:
             pairs = [self.method.embed_pair(a, b) for a, b in self._chunks()]
             z_a = torch.cat([a for a, _ in pairs])
             z_b = torch.cat([b for _, b in pairs])
+            if self.on_eval is not None:
+                self.on_eval(step, self.method, self.x_a, self.x_b)
             try:
                 record: dict[str, Any] = {"step": step, "loss": loss}
                 record.update(collect_metrics(z_a.float(), z_b.float(), labels=self.test_y))
@@ -435,8 +440,16 @@ def _auto(flag: bool | None, device: torch.device) -> bool:
     return device.type == "cuda" if flag is None else bool(flag)
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train ``config.method`` and return the summary (also written to ``out``/summary.json)."""
+#: called at every evaluation with (step, method, x_a, x_b): the fixed held-out views the monitors
+#: read, with the method in eval mode and gradients off; for experiments that read more than the
+#: monitors (e.g. an MI estimator on ``method.embed_pair(x_a, x_b)`` or on backbone features)
+EvalHook = Callable[[int, SSLMethod, torch.Tensor, torch.Tensor], None]
+
+
+def train(config: TrainConfig, on_eval: EvalHook | None = None) -> dict[str, Any]:
+    """Train ``config.method`` and return the summary (also written to ``out``/summary.json).
+
+    ``on_eval`` (optional) sees the held-out embeddings at every evaluation (:data:`EvalHook`)."""
     start = time.perf_counter()
     multi = int(os.environ.get("WORLD_SIZE", "1")) > 1
     owns_group = multi and not torch.distributed.is_initialized()
@@ -445,13 +458,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
     else:
         ctx = dist_utils.DistContext(device=_device(config.device))
     try:
-        return _train(config, ctx, start)
+        return _train(config, ctx, start, on_eval)
     finally:
         if owns_group:
             dist_utils.cleanup()
 
 
-def _train(config: TrainConfig, ctx: dist_utils.DistContext, start: float) -> dict[str, Any]:
+def _train(
+    config: TrainConfig, ctx: dist_utils.DistContext, start: float, on_eval: EvalHook | None
+) -> dict[str, Any]:
     device = ctx.device
     local_batch = dist_utils.check_batch_size(config.batch_size, ctx.world_size)
     shard = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
@@ -475,7 +490,7 @@ def _train(config: TrainConfig, ctx: dist_utils.DistContext, start: float) -> di
             torch.manual_seed(config.seed + 2)  # the probe's initialization, like the model's
             probe = OnlineLinearProbe(method.feature_dim, data.num_classes, config.online_probe_lr)
         probe.to(device)
-    monitor = _Monitor(method, data, config)
+    monitor = _Monitor(method, data, config, on_eval)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     out = Path(config.out) if config.out is not None else None
     writer = ctx.is_main and out is not None

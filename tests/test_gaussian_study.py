@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from mitheory.claims.gaussian import fit_loglog_slope, random_problem, unit_critic
 from mitheory.closed_forms import bilinear_kernel, random_gaussian_views
-from mitheory.gaussian_study import fit_loglog_slope, random_problem, unit_critic
 
 
 def test_loglog_slope_recovers_a_power_law():

@@ -175,7 +175,7 @@ def test_bad_input_is_rejected(call, exc, match) -> None:
 
 
 def test_report_sections_write_figures_and_return_claims(tmp_path) -> None:
-    from mitheory.nongaussian_study import report_sections
+    from mitheory.claims.surrogate_error import report_sections
 
     sections = report_sections(quick=True, seed=0, out=tmp_path)
     claims = {c.id: c for s in sections for c in s.claims}

@@ -17,8 +17,9 @@ from matplotlib.figure import Figure
 
 from mitheory import report
 from mitheory.atomic import atomic_savefig
+from mitheory.claims.register import REGISTER, render_markdown
+from mitheory.claims.result import VERDICTS, Claim, Control, Section
 from mitheory.cli import main
-from mitheory.report_types import VERDICTS, Claim, Section
 
 
 def _section(name: str, claim_id: str, value: float):
@@ -30,7 +31,8 @@ def _section(name: str, claim_id: str, value: float):
             Section(
                 title=f"section {name}",
                 markdown=f"text with ![f]({name}.png) seed={seed} quick={quick}",
-                claims=[Claim(claim_id, "holds", value, "stand-in")],
+                claims=[Claim(claim_id, "holds", value, "stand-in",
+                              control=Control("stand-in control", "fails"))],
                 figures=[f"{name}.png"],
                 data={"value": value, "seed": seed},
             )
@@ -43,7 +45,7 @@ def _section(name: str, claim_id: str, value: float):
 def fake_sections(monkeypatch):
     """Replace the section list; returns a setter for the builders of the next run."""
     state = {"builders": [("A", _section("fig_a", "T1", 1.5)), ("B", _section("fig_b", "T3", 4.0))]}
-    monkeypatch.setattr(report, "_builders", lambda: (state["builders"], []))
+    monkeypatch.setattr(report, "_builders", lambda: state["builders"])
     return state
 
 
@@ -64,7 +66,7 @@ def test_writes_report_results_and_figures(tmp_path, fake_sections):
     figures = _referenced_figures(md)
     assert figures == ["fig_a.png", "fig_b.png"]
     assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in figures)
-    assert "| T1 | **holds** | 1.5 |" in md  # the claims table
+    assert "| T1 | theorem | " in md and "| **holds** | 1.5 — stand-in |" in md  # claims table
 
 
 def test_rerun_removes_stale_figures_but_keeps_foreign_files(tmp_path, fake_sections):
@@ -156,7 +158,7 @@ def test_two_sections_may_share_a_figure(tmp_path, fake_sections):
     build = _section("shared", "T4", 1.0)
 
     def second(quick, seed, out):
-        return [Section("again", "![s](shared.png)", [Claim("T5", "partial", 2.0)], ["shared.png"])]
+        return [Section("again", "![s](shared.png)", [Claim("T6", "partial", 2.0)], ["shared.png"])]
 
     fake_sections["builders"] = [("A", build), ("B", second)]
     results = report.run_report(tmp_path, progress=False)
@@ -164,24 +166,55 @@ def test_two_sections_may_share_a_figure(tmp_path, fake_sections):
     assert [c["verdict"] for c in results["claims"]] == ["holds", "partial"]
 
 
-def test_claims_follow_the_register_order_and_p6_is_listed_as_not_run(tmp_path, monkeypatch):
-    """Claims table order: E before T before P, numerically within a family (E10 after E2);
-    the real builder list names P6 as not run (no section computes its verdict)."""
-    assert sorted(["P1", "T7", "E10", "E2", "T1"], key=report.claim_order) == [
-        "E2",
-        "E10",
-        "T1",
-        "T7",
-        "P1",
-    ]
-    labels = [label for label, _ in report._builders()[0]]
+def test_claims_follow_the_register_order_and_unrun_claims_are_listed(tmp_path, monkeypatch):
+    """Claims table order is the register's; the register claims that no family decides (P6,
+    and T8, P7, P8 for now) and, in quick mode, the full-only P5 are listed as not run."""
+    assert sorted(["P1", "T7", "E2", "T1"], key=report.claim_order) == ["E2", "T1", "T7", "P1"]
+    labels = [label for label, _ in report._builders()]
     assert labels[0] == "E1–E5" and labels[-1] == "P1–P5"
-    assert any(m.startswith("P6") for m in report._builders()[1])
-    monkeypatch.setattr(report, "_builders", lambda: (
-        [("x", _section("fig_p", "P1", 1.0)), ("y", _section("fig_e", "E3", 2.0))],
-        list(report.NOT_RUN),
-    ))  # fmt: skip
+    assert any(m.startswith("P6") for m in report.not_run(quick=False))
+    assert any(m.startswith("P5") for m in report.not_run(quick=True))
+    assert not any(m.startswith("P5") for m in report.not_run(quick=False))
+    monkeypatch.setattr(report, "_builders", lambda: [
+        ("x", _section("fig_p", "P1", 1.0)), ("y", _section("fig_e", "E3", 2.0))])
     results = report.run_report(tmp_path, progress=False)
     assert [c["id"] for c in results["claims"]] == ["E3", "P1"]
-    assert any(m.startswith("P6") for m in results["missing"])
-    assert "Not in this run: P6" in (tmp_path / "report.md").read_text()
+    assert any(m.startswith("P6") for m in results["not_run"])
+    assert "Not decided by this report: T8" in (tmp_path / "report.md").read_text()
+
+
+def test_results_claims_carry_the_contract_fields(tmp_path, fake_sections):
+    """DESIGN.md §5: id, text, kind, verdict, figure, threshold, test, seeds; control on
+    empirical claims; text and kind come from the register."""
+    fake_sections["builders"] = [("x", _section("fig_p", "P1", 1.0))]
+    claim = report.run_report(tmp_path, progress=False)["claims"][0]
+    for key in ("id", "text", "kind", "verdict", "figure", "threshold", "test", "seeds"):
+        assert key in claim
+    assert claim["text"] == REGISTER["P1"].text and claim["kind"] == "empirical"
+    assert claim["control"] == {"what": "stand-in control", "verdict": "fails", "figure": None}
+
+
+def test_an_empirical_claim_without_a_control_is_refused(tmp_path, monkeypatch):
+    def build(quick, seed, out):
+        return [Section("s", "x", claims=[Claim("P2", "holds", 1.0)])]
+
+    monkeypatch.setattr(report, "_builders", lambda: [("x", build)])
+    with pytest.raises(RuntimeError, match="P2 has no negative control"):
+        report.run_report(tmp_path, progress=False)
+
+
+def test_the_shipped_register_document_is_current() -> None:
+    """CLAIMS.md at the repository root is what the register renders (users read it)."""
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "CLAIMS.md").read_text(encoding="utf-8") == render_markdown()
+
+
+def test_every_named_verification_test_exists() -> None:
+    """Each register entry's ``test`` node id names a test function that exists."""
+    root = Path(__file__).resolve().parents[1]
+    for spec in REGISTER.values():
+        if not spec.test:
+            assert spec.family is None, spec.id
+            continue
+        path, name = spec.test.split("::")
+        assert f"def {name}(" in (root / path).read_text(encoding="utf-8"), spec.test

@@ -19,10 +19,13 @@ from mitheory.claims.register import REGISTER
 
 
 @functools.cache
-def family_claims(family: str) -> dict[str, claims.Claim]:
+def family_sections(family: str) -> tuple[claims.Section, ...]:
     with tempfile.TemporaryDirectory() as out:
-        sections = claims.evaluate(family, quick=True, seed=0, out=out)
-    return {c.id: c for s in sections for c in s.claims}
+        return tuple(claims.evaluate(family, quick=True, seed=0, out=out))
+
+
+def family_claims(family: str) -> dict[str, claims.Claim]:
+    return {c.id: c for s in family_sections(family) for c in s.claims}
 
 
 def check_claim(claim_id: str) -> claims.Claim:
@@ -40,3 +43,16 @@ def check_claim(claim_id: str) -> claims.Claim:
 @pytest.fixture
 def claim_check():
     return check_claim
+
+
+@pytest.fixture
+def section_data():
+    """``section_data(family)``: the merged ``data`` of that family's quick-report sections."""
+
+    def get(family: str) -> dict:
+        merged: dict = {}
+        for s in family_sections(family):
+            merged.update(s.data)
+        return merged
+
+    return get

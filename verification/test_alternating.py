@@ -117,3 +117,8 @@ def test_T2_simultaneous_steps_above_the_safe_size_can_decrease_dv():
     traj, _ = alternating_ascent(views, enc_a, enc_b, 30, 1.0, None)
     assert traj.worst_change >= -TOL
     assert np.all(np.diff(traj.dv) >= -TOL)
+
+
+def test_T2_verdict(claim_check) -> None:
+    """The verdict of the report's one implementation of T2 (mitheory.claims), asserted."""
+    claim_check("T2")

@@ -70,3 +70,8 @@ def test_T6_relaxed_residuals_are_measured_with_intervals() -> None:
     # residual == diagonal + off-diagonal parts, row by row
     for r in rows:
         assert r["residual"] == pytest.approx(r["diagonal"] + r["offdiagonal"], abs=1e-12)
+
+
+def test_T6_verdict(claim_check) -> None:
+    """The verdict of the report's one implementation of T6 (mitheory.claims), asserted."""
+    claim_check("T6")

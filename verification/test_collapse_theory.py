@@ -77,3 +77,8 @@ def test_T7_normalized_spread_is_zero_only_for_collapsed_embeddings():
     z = torch.randn(32, 4, generator=g, dtype=torch.float64)
     assert normalized_embedding_std(z) > 0.1
     assert normalized_embedding_std(3.0 * torch.ones(32, 4, dtype=torch.float64)) == 0.0
+
+
+def test_T7_verdict(claim_check) -> None:
+    """The verdict of the report's one implementation of T7 (mitheory.claims), asserted."""
+    claim_check("T7")

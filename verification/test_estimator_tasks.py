@@ -179,3 +179,13 @@ def test_E4_smile_tracks_the_staircase_within_one_nat(level):
     task = GaussianStaircase(level)
     result = estimate_mi(*task.sample(5000, seed=0), method="smile", seed=0)
     assert abs(result.mi - level) <= 1.0 + Z * standard_error(result), (result.mi, result.ci)
+
+
+def test_E4_verdict(claim_check) -> None:
+    """The verdict of the report's one implementation of E4 (mitheory.claims), asserted."""
+    claim_check("E4")
+
+
+def test_E5_verdict(claim_check) -> None:
+    """The verdict of the report's one implementation of E5 (mitheory.claims), asserted."""
+    claim_check("E5")

@@ -44,7 +44,7 @@ E3_RHO, E3_DIM = 0.3, 10
 #: E3 high-MI case for InfoNCE saturation: I = −5 log(1 − 0.99²) ≈ 19.6 nats
 E3_RHO_HIGH = 0.99
 #: E3 negative control: the optimal critic scaled by this factor is no longer optimal
-E3_CONTROL_SCALE = 1.5
+E3_CONTROL_SCALE = 0.5
 #: E3: InfoNCE "saturates" when it closes < 1 % of the distance from log N to I
 SATURATION_FRACTION = 0.01
 
@@ -294,7 +294,7 @@ def e3_checks(rows: list[dict[str, Any]]) -> tuple[list[bool], float]:
 
 def e3_claim(rows: list[dict[str, Any]], control_rows: list[dict[str, Any]], seed: int) -> Claim:
     """E3 from :func:`e3_checks` (holds: all pass, partial: some); the control is the same rule
-    on the critic 1.5·T* (not optimal) with the "high" MI at I = 0.47 < log N."""
+    on the critic ½·T* (not optimal) with the "high" MI at I = 0.47 < log N."""
     checks, z = e3_checks(rows)
     c_checks, _ = e3_checks(control_rows)
     worst_nwj = max(abs(r["nwj_mean"] - r["truth"]) / r["nwj_se"] for r in rows)
@@ -310,7 +310,7 @@ def e3_claim(rows: list[dict[str, Any]], control_rows: list[dict[str, Any]], see
         f"{z:.2f} SE + third-order term of Var(m̂)/2, InfoNCE closes < {SATURATION_FRACTION:.0%} "
         "of the gap log N → I",
         control=Control(
-            f"critic 1.5·T* (not optimal), InfoNCE at I = {control_rows[0]['truth_high']:.2f} "
+            f"critic ½·T* (not optimal), InfoNCE at I = {control_rows[0]['truth_high']:.2f} "
             f"< log N: {sum(c_checks)}/{len(c_checks)} checks pass, max |NWJ − I|/SE = "
             f"{c_worst:.1f}",
             verdict_of(sum(c_checks), len(c_checks)),
