@@ -5,7 +5,7 @@
 Trains each method of ``paradigms.methods.METHODS`` at its defaults on the synthetic Gaussian
 mixture, averages the final monitors over the seeds, and prints a Markdown table with the Spearman
 rank correlation (and its two-sided p-value) between each MI estimate and the linear-probe
-accuracy across methods. The claim under test (DESIGN.md §4, P5) is open: high MI is thought
+accuracy across methods. The claim under test (CLAIMS.md, P5) is open: high MI is thought
 necessary but not sufficient for good downstream accuracy, so a weak or negative correlation is a
 result, not a failure. With ``--out`` the table and the per-run numbers are written to
 ``DIR/p5_table.md`` and ``DIR/p5_results.json``.

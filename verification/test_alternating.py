@@ -1,4 +1,4 @@
-"""Claim T2 (DESIGN.md §4): alternating block-gradient ascent with a step below 1/L never
+"""Claim T2 (CLAIMS.md): alternating block-gradient ascent with a step below 1/L never
 decreases the population DV objective of the linear two-encoder model on Gaussian views.
 
 L is the per-block smoothness constant of ``mitheory.closed_forms.block_smoothness`` on the

@@ -1,4 +1,4 @@
-"""Claim T7 (DESIGN.md §4): the joint term alone is maximized by a constant encoder (collapse).
+"""Claim T7 (CLAIMS.md): the joint term alone is maximized by a constant encoder (collapse).
 
 With the cosine critic T = cos(z_a, z_b)/τ the joint term J = E cos/τ ≤ 1/τ, equality iff all
 pairs are positively aligned; a constant encoder attains it, and then the marginal term is also

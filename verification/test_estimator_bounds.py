@@ -1,4 +1,4 @@
-"""Claims E1–E3 (DESIGN.md §4): properties of the bounds on a critic-score matrix.
+"""Claims E1–E3 (CLAIMS.md): properties of the bounds on a critic-score matrix.
 
 E1  InfoNCE(S) ≤ log N for every finite score matrix S.
 E2  DV(S) ≥ NWJ(S) for every S.

@@ -1,4 +1,4 @@
-"""Claims T1 and T3 (DESIGN.md §4): bilinear critics under Gaussian data.
+"""Claims T1 and T3 (CLAIMS.md): bilinear critics under Gaussian data.
 
 T1: the population DV value of every bilinear critic is ≤ the true MI.
 T3: the Taylor-DV error under Gaussian data equals ½ Σ (−log(1−λ_k) − λ_k) and is O(s⁴).

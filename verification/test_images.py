@@ -1,4 +1,4 @@
-"""Verification of claim P6 (DESIGN.md §4): on real images every method trains without collapse and
+"""Verification of claim P6 (CLAIMS.md): on real images every method trains without collapse and
 well above the same encoder at random initialization.
 
 Setting (``benchmarks/p6_fashion_mnist.py``, whose functions these tests call): Fashion-MNIST, the

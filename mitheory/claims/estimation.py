@@ -1,4 +1,4 @@
-"""Report sections for the estimator claims E1–E5 (DESIGN.md §4), computed in the run.
+"""Report sections for the estimator claims E1–E5 (CLAIMS.md), computed in the run.
 
 - E1 (InfoNCE ≤ log N) and E2 (DV ≥ NWJ) on many random and adversarial score matrices;
 - E3: the exact optimal critic on correlated Gaussians — NWJ unbiased at every batch size,

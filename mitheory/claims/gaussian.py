@@ -1,4 +1,4 @@
-"""Report sections for the Gaussian/bilinear theory: claims T1, T2, T3 and T7 (DESIGN.md §4).
+"""Report sections for the Gaussian/bilinear theory: claims T1, T2, T3 and T7 (CLAIMS.md).
 
 Each ``*_section(quick, seed, out)`` computes its numbers, writes its PNG figure into ``out``
 (atomically) and returns a :class:`~mitheory.claims.result.Section`. Figures are drawn on

@@ -82,7 +82,7 @@ class ParadigmBudget:
 
 
 def budget(quick: bool) -> ParadigmBudget:
-    """Full: three seeds and the P5 design (10 methods × 4 lengths = 40 runs); quick: one seed,
+    """Full: three seeds and the P5 design (10 methods × 4 lengths = 40 runs, power 0.90 for ρ = 0.5); quick: one seed,
     no P5 (40 runs with held-out estimates do not fit in the quick report)."""
     if quick:
         return ParadigmBudget((0,))
