@@ -41,7 +41,8 @@ RESULTS_FILE = "results.json"
 #: hidden staging folders are named STAGING_PREFIX + "<pid>-<random>"
 STAGING_PREFIX = ".report-staging-"
 
-Builder = Callable[[bool, int, Path], list[Section]]
+#: ``build(quick, seed, out, progress=callback)``: a family's ``report_sections``
+Builder = Callable[..., list[Section]]
 
 
 def _builders() -> list[tuple[str, Builder]]:
@@ -238,7 +239,11 @@ def run_report(
         bar = tqdm(builders, desc="report", file=sys.stderr, disable=not progress, unit="section")
         for label, build in bar:
             bar.set_postfix_str(label)
-            sections.extend(build(quick, seed, staging))
+
+            def note(step: str, label: str = label) -> None:
+                bar.set_postfix_str(f"{label}: {step}")
+
+            sections.extend(build(quick, seed, staging, progress=note))
         bar.close()
         figures = _check_sections(sections, staging)
         for name in figures:

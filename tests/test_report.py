@@ -23,7 +23,7 @@ from mitheory.cli import main
 
 
 def _section(name: str, claim_id: str, value: float):
-    def build(quick, seed, out):
+    def build(quick, seed, out, progress=None):
         fig = Figure(figsize=(2, 2))
         fig.subplots().plot([0, 1], [0, value])
         atomic_savefig(fig, Path(out) / f"{name}.png")
@@ -195,7 +195,7 @@ def test_results_claims_carry_the_contract_fields(tmp_path, fake_sections):
 
 
 def test_an_empirical_claim_without_a_control_is_refused(tmp_path, monkeypatch):
-    def build(quick, seed, out):
+    def build(quick, seed, out, progress=None):
         return [Section("s", "x", claims=[Claim("P2", "holds", 1.0)])]
 
     monkeypatch.setattr(report, "_builders", lambda: [("x", build)])

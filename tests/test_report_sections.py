@@ -222,17 +222,24 @@ def test_P1_rule_needs_a_significant_gain_and_no_significant_drop():
 
 
 def test_P5_claim_decides_only_with_power_and_its_control_discriminates():
-    n = 40
-    points = [{"method": "m", "steps": k, "seed": 0, "mi": k / n, "mi_ci": [0, 1],
-               "probe_acc": 0.5 + k / (2 * n) + 0.01 * math.sin(k), "knn_acc": 0.5,
-               "collapsed": False} for k in range(n)]  # fmt: skip
+    # 4 training lengths × 10 methods, accuracy increasing with MI within every length
+    points = [{"method": f"m{k}", "steps": steps, "seed": 0, "mi": k + steps / 100,
+               "mi_ci": [0, 1], "probe_acc": 0.5 + k / 40 + 0.002 * math.sin(k + steps),
+               "knn_acc": 0.5, "collapsed": False}
+              for steps in (25, 50, 100, 200) for k in range(10)]  # fmt: skip
     claim, info = ps.p5_claim(points, 0)
     assert claim.verdict == "holds" and claim.control.verdict == "fails"
-    assert info["design"]["power"] > 0.8
+    assert info["design"]["power"] == pytest.approx(0.81, abs=0.01)
     unrelated = [dict(p, probe_acc=0.5 + 0.1 * math.sin(7.3 * k)) for k, p in enumerate(points)]
     claim, _ = ps.p5_claim(unrelated, 0)
     assert claim.verdict == "fails" and claim.control.verdict == "holds"
-    claim, _ = ps.p5_claim(points[:10], 0)
+    # only the length is related to accuracy: pooled ρ is high, the within-length one is not
+    by_length = [dict(p, mi=p["steps"] + 0.1 * (k % 10),
+                      probe_acc=p["steps"] / 1000 + 0.01 * math.sin(7.3 * k))
+                 for k, p in enumerate(points)]  # fmt: skip
+    claim, info = ps.p5_claim(by_length, 0)
+    assert info["pooled"]["rho"] > 0.5 and claim.verdict != "holds"
+    claim, _ = ps.p5_claim(points[:10], 0)  # one length of 10 runs: power ≈ 0.3
     assert claim.verdict == "undecided"
 
 

@@ -186,3 +186,30 @@ def test_cli_train_diverging_run_stops_with_one_line(
     assert err.startswith("mitheory train: stopped:") and len(err.strip().splitlines()) == 1
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "stopped" and summary["reason"] in err
+
+
+def test_on_eval_hook_sees_the_held_out_views_at_every_evaluation():
+    from paradigms.train import TrainConfig, train
+
+    seen = []
+
+    def hook(step, method, x_a, x_b):
+        assert not method.training and not torch.is_grad_enabled()
+        seen.append((step, tuple(x_a.shape), tuple(x_b.shape)))
+
+    train(TrainConfig(method="simclr", steps=20, eval_every=10, progress=False), on_eval=hook)
+    assert [s for s, _, _ in seen] == [0, 10, 20]
+    assert all(a == b and a[0] == 512 for _, a, b in seen)
+
+
+def test_tracking_held_out_mi_does_not_change_the_training_run():
+    """The P1/P2 held-out estimator trains a critic inside the hook; it runs on a forked global
+    RNG, so a tracked run equals the untracked one (the P3 arm it doubles as)."""
+    from mitheory.claims.training import train_run
+
+    key = ("sdmi", "", (("target_update", "ema"),), 20, "")
+    plain = train_run(key, 0)["summary"]
+    tracked = train_run((*key[:4], "mi"), 0)
+    assert len(tracked["heldout"]) == 6
+    for k in ("mi_cosdv", "effective_rank", "embed_std", "probe_acc"):
+        assert tracked["summary"][k] == plain[k], k

@@ -9,8 +9,11 @@ session (cached); its figures go to a temporary folder.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +23,15 @@ from mitheory.claims.register import REGISTER
 
 @functools.cache
 def family_sections(family: str) -> tuple[claims.Section, ...]:
-    with tempfile.TemporaryDirectory() as out:
-        return tuple(claims.evaluate(family, quick=True, seed=0, out=out))
+    """The family's quick-report sections, seed 0; figures stay in :func:`figure_folder`."""
+    return tuple(claims.evaluate(family, quick=True, seed=0, out=figure_folder(family)))
+
+
+@functools.cache
+def figure_folder(family: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=f"claims-{family}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def family_claims(family: str) -> dict[str, claims.Claim]:
@@ -56,3 +66,9 @@ def section_data():
         return merged
 
     return get
+
+
+@pytest.fixture
+def cached_family():
+    """``cached_family(family)``: (sections, figure folder) of the quick-report run above."""
+    return lambda family: (family_sections(family), figure_folder(family))

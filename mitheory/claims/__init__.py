@@ -40,10 +40,7 @@ def evaluate(
     family: str, *, quick: bool, seed: int, out: Path, progress: Callable[[str], None] | None = None
 ) -> list[Section]:
     """Run one family's experiments (figures into ``out``) and return its sections."""
-    build = builder(family)
-    if progress is None:
-        return build(quick, seed, Path(out))
-    return build(quick, seed, Path(out), progress=progress)
+    return builder(family)(quick, seed, Path(out), progress=progress)
 
 
 __all__ = [

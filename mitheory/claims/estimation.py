@@ -656,8 +656,9 @@ Right: relative change of the KSG estimate under each MI-preserving map, ±3 SE,
 
 
 def report_sections(
-    quick: bool, seed: int, out: Path, sizes: EstimatorBudget | None = None
-) -> list[Section]:
+    quick: bool, seed: int, out: Path, sizes: EstimatorBudget | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Section]:  # fmt: skip
     """Sections E1/E2, E3 and E4/E5 with their figures written into ``out``; ``sizes``
     overrides the quick/full budget (tests use tiny ones)."""
     b = sizes if sizes is not None else budget(quick)
@@ -666,10 +667,13 @@ def report_sections(
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # small matrices and models: one thread is fastest on a shared CPU
     try:
-        return [
-            _bounds_section(b, seed, out),
-            _optimal_critic_section(b, seed, out),
-            _task_section(b, seed, out),
-        ]
+        note = progress or (lambda _: None)
+        note("E1, E2: score matrices")
+        sections = [_bounds_section(b, seed, out)]
+        note("E3: optimal critic")
+        sections.append(_optimal_critic_section(b, seed, out))
+        note("E4, E5: known-MI tasks")
+        sections.append(_task_section(b, seed, out))
+        return sections
     finally:
         torch.set_num_threads(previous)

@@ -632,6 +632,12 @@ SECTIONS: tuple[tuple[str, Callable[[bool, int, Path], Section]], ...] = (
 )
 
 
-def report_sections(quick: bool, seed: int, out: Path) -> list[Section]:
+def report_sections(quick: bool, seed: int, out: Path,
+                    progress: Callable[[str], None] | None = None) -> list[Section]:
     """All Gaussian-theory sections (T1, T2, T3, T7), figures written into ``out``."""
-    return [build(quick, seed, Path(out)) for _, build in SECTIONS]
+    sections = []
+    for label, build in SECTIONS:
+        if progress is not None:
+            progress(label)
+        sections.append(build(quick, seed, Path(out)))
+    return sections

@@ -160,9 +160,10 @@ _SPECS = (
         "MI reached vs downstream accuracy across methods (open question 2), with the design's "
         "power stated",
         "Spearman ρ of MI (a trained InfoNCE critic on the backbone features of two views) "
-        "against linear-probe accuracy on the same features, over runs spread by method and "
-        "training length; decided only when the design's power to detect ρ = 0.5 at α = 0.05 "
-        "is ≥ 0.8 (else undecided); control: the same test with accuracies permuted across runs",
+        "against linear-probe accuracy on the same features, across 10 methods within each of "
+        "4 training lengths (Fisher-z combined); decided only when the design's power to detect "
+        "ρ = 0.5 at α = 0.05 is ≥ 0.8 (else undecided): holds when the interval lies above 0, "
+        "fails when below 0.5; control: the same test with accuracies permuted within lengths",
         "training", _V + "test_paradigms.py::test_P5_verdict", "holds", full_only=True),
     ClaimSpec(
         "P6", "empirical",

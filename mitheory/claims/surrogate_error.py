@@ -19,6 +19,7 @@ Everything is in nats. :func:`report_sections` is what ``mitheory report`` calls
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -601,18 +602,25 @@ def _table(rows: list[dict], cols: list[str]) -> str:
     return head + "".join("| " + " | ".join(_fmt(r[c]) for c in cols) + " |\n" for r in rows)
 
 
-def report_sections(quick: bool, seed: int, out: Path) -> list[Section]:
+def report_sections(quick: bool, seed: int, out: Path,
+                    progress: Callable[[str], None] | None = None) -> list[Section]:
     """Sections for T4, T5, T6: figures written into ``out``, claims, tables, LaTeX, raw data."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = study_config(quick, seed)
+    note = progress or (lambda _: None)
+    note("symbolic derivations")
     derivations = symbolic.all_derivations()
+    note("T5: fixed-critic rows")
     t_rows = taylor_error_rows(cfg)
+    note("T4: Isserlis on samples")
     i_rows = isserlis_rows(cfg)
+    note("T5: scale sweep")
     sweep = scale_sweep_rows(cfg)
     common = common_scale_rows(cfg)
     t5, t5_info = t5_claim(sweep, common, cfg.seed)
     s_rows = batch_surrogate_rows(cfg, t_rows)
+    note("T6: Barlow relaxation")
     b_rows = barlow_relaxation_rows(cfg)
     aligned = barlow_alignment_check(cfg)
     lam_dev = lambda_map_check(cfg)
@@ -704,7 +712,8 @@ def report_sections(quick: bool, seed: int, out: Path) -> list[Section]:
         "families (slope 3) and symmetric ones (slope 4). Heavy-tailed families (Laplace, "
         "Student-t, exponential) have M = +∞ at every s > 0 and are not drawn.*\n",
         _table(sweep_table, ["family", "excess_kurtosis", "skewness", "fraction", "s", "method",
-                             "M", "taylor_error", "gaussian_error", "error_ratio"]),
+                             "M", "se", "taylor_error", "gaussian_error", "error_ratio"]),
+        "\n(se: Monte Carlo standard error of M, 0 where M is exact.)\n",
         f"\nAt a fixed critic (ρ(K) = {cfg.rho_k} for Gaussian data) with correlated mixtures of "
         "the sources (the T4 setting; left panel of the T4 figure):\n\n",
         _table(t_rows, ["dim", "family", "excess_kurtosis", "skewness", "method", "M", "se",

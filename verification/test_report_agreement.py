@@ -1,0 +1,43 @@
+"""The report and the suite cannot disagree: ``mitheory report --quick`` renders the very claim
+results that ``test_<ID>_verdict`` asserts (one implementation, ``mitheory.claims``), and
+results.json carries each claim's register fields and a discriminating control."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from mitheory import claims, report
+from mitheory.claims.register import REGISTER
+from mitheory.claims.result import opposite
+
+
+def test_report_renders_the_verdicts_that_verification_asserts(tmp_path, monkeypatch,
+                                                                cached_family) -> None:
+    def builder(family):
+        def build(quick, seed, out, progress=None):
+            sections, folder = cached_family(family)
+            for s in sections:
+                for name in s.figures:
+                    shutil.copy(folder / name, out / name)
+            return list(sections)
+
+        return build
+
+    monkeypatch.setattr(report, "_builders",
+                        lambda: [(claims.LABELS[f], builder(f)) for f in claims.FAMILIES])
+    report.run_report(tmp_path, quick=True, seed=0, progress=False)
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    decided = {c["id"]: c for c in results["claims"]}
+    expected = {s.id for s in REGISTER.values() if s.family is not None and not s.full_only}
+    assert set(decided) == expected
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    for cid, c in decided.items():
+        spec = REGISTER[cid]
+        assert c["verdict"] == spec.expected, (cid, c["verdict"], c["detail"])
+        assert (c["text"], c["kind"], c["test"]) == (spec.text, spec.kind, spec.test)
+        assert f"| {cid} | {spec.kind} |" in md and f"**{c['verdict']}**" in md
+        if spec.kind == "empirical":
+            assert c["control"]["verdict"] == opposite(c["verdict"]), (cid, c["control"])
+    arms = decided["P3"]["arms"]
+    assert len(arms) == 12 and all(a["seeds"] >= 1 for a in arms)
