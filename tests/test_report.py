@@ -84,7 +84,7 @@ def test_failed_run_leaves_the_previous_report_intact(tmp_path, fake_sections):
     report.run_report(tmp_path, progress=False)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
-    def broken(quick, seed, out):
+    def broken(quick, seed, out, progress=None):
         raise RuntimeError("section crashed")
 
     # the first section succeeds and draws a new fig_a before the second one fails
@@ -108,7 +108,7 @@ def test_staging_left_by_a_killed_run_is_removed_but_a_live_ones_is_kept(tmp_pat
 
 
 def test_section_listing_a_missing_figure_is_an_error(tmp_path, fake_sections):
-    def no_file(quick, seed, out):
+    def no_file(quick, seed, out, progress=None):
         return [Section("s", "md", [Claim("T1", "holds", 0.0)], ["absent.png"])]
 
     fake_sections["builders"] = [("A", no_file)]
@@ -157,7 +157,7 @@ def test_cli_quick_report_end_to_end(tmp_path):
 def test_two_sections_may_share_a_figure(tmp_path, fake_sections):
     build = _section("shared", "T4", 1.0)
 
-    def second(quick, seed, out):
+    def second(quick, seed, out, progress=None):
         return [Section("again", "![s](shared.png)", [Claim("T6", "partial", 2.0)], ["shared.png"])]
 
     fake_sections["builders"] = [("A", build), ("B", second)]

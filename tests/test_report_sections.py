@@ -252,4 +252,5 @@ def test_paradigm_section_with_real_tiny_training(tmp_path):
 def test_budgets_are_smaller_in_quick_mode():
     quick, full = ps.budget(True), ps.budget(False)
     assert len(quick.seeds) == 1 and len(full.seeds) == 3 and quick.steps == full.steps
+    assert full.compare and not quick.compare
     assert not quick.p5_steps and len(full.p5_steps) * len(ps.P5_METHODS) >= 32

@@ -81,14 +81,15 @@ class ParadigmBudget:
     evals: int = 5  # evaluations after step 0
     p5_steps: tuple[int, ...] = ()  # P5 training lengths; () leaves P5 out
     p5_seeds: tuple[int, ...] = (10,)
+    compare: bool = True  # P1's comparison runs (SDMI without alternation / stop-gradient)
 
 
 def budget(quick: bool) -> ParadigmBudget:
-    """Full: three seeds and the P5 design (10 methods × 4 lengths = 40 runs: within-length
-    power 0.81 for ρ = 0.5); quick: one seed, no P5 (40 runs with held-out estimates do not fit
-    in it)."""
+    """Full: three seeds, P1's comparison runs and the P5 design (10 methods × 4 lengths = 40
+    runs: within-length power 0.81 for ρ = 0.5); quick: one seed, neither (they do not fit in the
+    two-minute quick report)."""
     if quick:
-        return ParadigmBudget((0,))
+        return ParadigmBudget((0,), compare=False)
     return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200))
 
 
@@ -190,8 +191,9 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
         plan[arm_name(m, p, g)] = _arm_key(m, p, g, b.steps, track=track)
     for m, p, g in P3_CONTROL_ARMS:
         plan[arm_name(m, p, g, stop_grad=False)] = _arm_key(m, p, g, b.steps, stop_grad=False)
-    plan["sdmi gradient −alternating"] = ("sdmi", "alternating", (), b.steps, "mi")
-    plan["sdmi gradient −stop-grad"] = ("sdmi", "stop-grad", (), b.steps, "mi")
+    if b.compare:
+        plan["sdmi gradient −alternating"] = ("sdmi", "alternating", (), b.steps, "mi")
+        plan["sdmi gradient −stop-grad"] = ("sdmi", "stop-grad", (), b.steps, "mi")
     plan["jmi"] = ("jmi", "", (), b.steps, "mi")
     plan["jmi −marginal"] = ("jmi", "marginal", (), b.steps, "mi")
     for m in P4_SURROGATES[1:]:
@@ -513,8 +515,10 @@ def _plot_rise(runs: dict[int, dict[str, Run]], out: Path) -> str:
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 2, sharey=True)
     panels = (
-        ("P1: SDMI", [arm_name("gradient", True, True), "sdmi gradient −alternating",
-                      "sdmi gradient −stop-grad", arm_name("gradient", False, False)]),
+        ("P1: SDMI", [arm_name("gradient", True, True),
+                      *(n for n in ("sdmi gradient −alternating", "sdmi gradient −stop-grad")
+                        if n in next(iter(runs.values()))),
+                      arm_name("gradient", False, False)]),
         ("P2: JMI", ["jmi", "jmi −marginal"]),
     )  # fmt: skip
     for ax, (title, names) in zip(axes, panels, strict=True):
@@ -568,14 +572,20 @@ def _plot_p5(points: list[dict[str, Any]], design: dict[str, Any], out: Path) ->
     fig = Figure(figsize=(7.5, 5))
     ax = fig.subplots()
     n_test = 512
+    lengths = sorted({p["steps"] for p in points})
+    markers = dict(zip(lengths, "os^Dv<>p", strict=False))
     for k, m in enumerate(P5_METHODS):
-        sel = [p for p in points if p["method"] == m]
-        ax.errorbar([p["mi"] for p in sel], [p["probe_acc"] for p in sel],
-                    xerr=[[p["mi"] - p["mi_ci"][0] for p in sel],
-                          [p["mi_ci"][1] - p["mi"] for p in sel]],
-                    yerr=[Z95 * math.sqrt(p["probe_acc"] * (1 - p["probe_acc"]) / n_test)
-                          for p in sel], fmt="o", ms=4, capsize=2, color=f"C{k % 10}",
-                    label=m)  # fmt: skip
+        for steps in lengths:
+            sel = [p for p in points if p["method"] == m and p["steps"] == steps]
+            ax.errorbar([p["mi"] for p in sel], [p["probe_acc"] for p in sel],
+                        xerr=[[p["mi"] - p["mi_ci"][0] for p in sel],
+                              [p["mi_ci"][1] - p["mi"] for p in sel]],
+                        yerr=[Z95 * math.sqrt(p["probe_acc"] * (1 - p["probe_acc"]) / n_test)
+                              for p in sel], fmt=markers[steps], ms=4, capsize=2,
+                        color=f"C{k % 10}", alpha=0.8,
+                        label=m if steps == lengths[0] else None)  # fmt: skip
+    for steps in lengths:
+        ax.plot([], [], markers[steps], color="grey", label=f"{steps} steps")
     ax.set_xlabel("held-out MI of backbone features, trained InfoNCE critic [nats]")
     ax.set_ylabel("linear-probe accuracy (95 % binomial CI)")
     ax.set_title(f"P5: within-length ρ = {design['rho']:+.2f} [{design['ci'][0]:+.2f}, "
@@ -602,8 +612,8 @@ def paradigm_section(
     out.mkdir(parents=True, exist_ok=True)
     runs = collect_runs(b, seed, runner, progress)
     canonical = arm_name("gradient", True, True)
-    p1, p1_data = rise_claim("P1", canonical, arm_name("gradient", False, False),
-                             ("sdmi gradient −alternating", "sdmi gradient −stop-grad"), runs)
+    compare = ("sdmi gradient −alternating", "sdmi gradient −stop-grad") if b.compare else ()
+    p1, p1_data = rise_claim("P1", canonical, arm_name("gradient", False, False), compare, runs)
     p2, p2_data = rise_claim("P2", "jmi", "jmi −marginal", (), runs)
     p3 = p3_claim(runs)
     p4 = p4_claim(runs)
@@ -623,9 +633,7 @@ def paradigm_section(
 
     seeds = ", ".join(map(str, runs))
     rise_rows = []
-    for claim_id, names in (("P1", [canonical, "sdmi gradient −alternating",
-                                    "sdmi gradient −stop-grad",
-                                    arm_name("gradient", False, False)]),
+    for claim_id, names in (("P1", [canonical, *compare, arm_name("gradient", False, False)]),
                             ("P2", ["jmi", "jmi −marginal"])):  # fmt: skip
         table = (p1_data if claim_id == "P1" else p2_data)["rules"]
         for name in names:
@@ -668,7 +676,7 @@ evaluations. Rules: `mitheory/claims/training.py` (module docstring); the regist
 **P1/P2** — held-out MI (trained InfoNCE critic; first → last evaluation, 95 % CI, per seed) and
 the rise rule. The canonical prototypes train on cos-DV; the MI read here is a separately
 trained critic on held-out embeddings. SDMI without alternation (simultaneous E/M steps) and
-without stop-gradient are run at the same step size.
+without stop-gradient are run at the same step size (full mode).
 
 | claim | run | held-out MI, first → last | rule per seed |
 |---|---|---|---|
