@@ -165,7 +165,8 @@ def _render(sections: list[Section], info: dict[str, Any]) -> str:
         f"*Run: `{info['command']}` at commit `{info['commit']}`; Python {v['python']}, torch "
         f"{v['torch']}, numpy {v['numpy']}, scipy {v['scipy']}, sympy {v['sympy']}; "
         f"{info['hardware']}; report seed {info['seed']} (each claim lists the seeds it used); "
-        f"wall time {info['seconds']:.1f} s.*",
+        f"wall time {info['seconds']:.1f} s ("
+        + ", ".join(f"{k} {v:.0f} s" for k, v in info["family_seconds"].items()) + ").*",
         "",
     ]
     return "\n".join(parts)
@@ -236,6 +237,7 @@ def run_report(
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
     try:
         sections: list[Section] = []
+        timings: dict[str, float] = {}
         bar = tqdm(builders, desc="report", file=sys.stderr, disable=not progress, unit="section")
         for label, build in bar:
             bar.set_postfix_str(label)
@@ -243,7 +245,9 @@ def run_report(
             def note(step: str, label: str = label) -> None:
                 bar.set_postfix_str(f"{label}: {step}")
 
+            began = time.perf_counter()
             sections.extend(build(quick, seed, staging, progress=note))
+            timings[label] = round(time.perf_counter() - began, 1)
         bar.close()
         figures = _check_sections(sections, staging)
         for name in figures:
@@ -256,6 +260,7 @@ def run_report(
         "seed": seed,
         "seconds": time.perf_counter() - start,
         "not_run": not_run(quick),
+        "family_seconds": timings,
         **run_info(quick, seed),
     }
     files = [REPORT_FILE, RESULTS_FILE, *figures]
