@@ -63,6 +63,8 @@ P5_RHO, P5_POWER = 0.5, 0.8
 M_STEPS = ("gradient", "copy", "ema")
 #: most worker processes for the training runs (the target machines have 2 cores)
 WORKERS = 2
+#: evaluations after step 0 in every run (held-out MI read-outs for P1/P2)
+EVALS = 5
 
 Options = tuple[tuple[str, Any], ...]  # method_options as sorted pairs
 #: method, ablate, options, steps, track ("": monitors only, "mi": held-out MI of the embedding
@@ -78,7 +80,6 @@ class ParadigmBudget:
 
     seeds: tuple[int, ...]  # offsets added to the report seed
     steps: int = 300  # every P1–P4 run: long enough for complete collapse and EMA travel
-    evals: int = 5  # evaluations after step 0
     p5_steps: tuple[int, ...] = ()  # P5 training lengths; () leaves P5 out
     p5_seeds: tuple[int, ...] = (10,)
     compare: bool = True  # P1's comparison runs (SDMI without alternation / stop-gradient)
@@ -144,7 +145,7 @@ def train_run(key: RunKey, seed: int) -> Run:
         with tempfile.TemporaryDirectory() as out:
             config = TrainConfig(
                 method=method, ablate=ablate, seed=seed, steps=steps,
-                eval_every=max(1, steps // 5), progress=False,
+                eval_every=max(1, steps // EVALS), progress=False,
                 probe_every=1000,  # linear probe at the first and last evaluation only
                 method_options=dict(options), out=out,
             )  # fmt: skip
@@ -624,7 +625,7 @@ def paradigm_section(
     control_rows = p3_arms(runs, P3_CONTROL_ARMS, stop_grad=False)
     figs = [_plot_rise(runs, out), _plot_p3(rows, control_rows, out)]
     data: dict[str, Any] = {
-        "budget": {"seeds": list(runs), "steps": b.steps, "evals": b.evals,
+        "budget": {"seeds": list(runs), "steps": b.steps, "evals": EVALS,
                    "p5_steps": list(b.p5_steps), "estimator": HELD_OUT_ESTIMATOR},
         "final": {s: {name: run["summary"] for name, run in r.items()} for s, r in runs.items()},
         "heldout": {s: {name: run["heldout"] for name, run in r.items() if run["heldout"]}
