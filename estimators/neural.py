@@ -498,8 +498,10 @@ def fit_estimate(
     dev = resolve_device(device)
     xa, ya = check_pair(x, y)
     n = xa.shape[0]
-    xt = torch.as_tensor(xa, dtype=torch.float32, device=dev)
-    yt = torch.as_tensor(ya, dtype=torch.float32, device=dev)
+    # the input maps see float64 data (a float32 cast first would erase every column with a large
+    # offset: x + 1e8 has float32 spacing 8); the critics train on their float32 output
+    xt = torch.as_tensor(xa, dtype=torch.float64, device=dev)
+    yt = torch.as_tensor(ya, dtype=torch.float64, device=dev)
     gen = torch.Generator().manual_seed(seed)
     config = replace(
         config,
@@ -517,8 +519,8 @@ def fit_estimate(
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
         te = torch.as_tensor(test_idx, device=dev)
         marginal_map = MARGINAL_MAPS[config.marginals]
-        x_tr, x_te = marginal_map(xt[tr], xt[te])
-        y_tr, y_te = marginal_map(yt[tr], yt[te])
+        x_tr, x_te = (t.float() for t in marginal_map(xt[tr], xt[te]))
+        y_tr, y_te = (t.float() for t in marginal_map(yt[tr], yt[te]))
         t0 = time.perf_counter()
         critic, info = _train_critic(method, x_tr, y_tr, config, seed=seed * 1009 + k)
         result = readout(method, _score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
