@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_report)
 
     tr = sub.add_parser("train", help="train an SDMI/JMI method and track MI and collapse")
-    tr.add_argument("--method", required=True, help="method name (see paradigms.METHODS)")
+    tr.add_argument(
+        "--method", required=True,
+        help="sdmi, jmi, jmi-taylor, simsiam, byol, mocov2, mocov3, simclr, barlow or vicreg "
+        "(the registry paradigms.methods.METHODS)",
+    )  # fmt: skip
     tr.add_argument(
         "--data",
         default=None,
@@ -117,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr-schedule", default=None, help="after warm-up: constant or cosine")
     tr.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
     tr.add_argument("--resume", action="store_true", help="continue from the last good checkpoint")
+    tr.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     tr.add_argument("--amp", action="store_true", help="bf16 autocast (default: on for CUDA)")
     tr.add_argument("--channels-last", action="store_true", help="(default: on for CUDA images)")
     tr.add_argument("--compile", action="store_true", help="torch.compile the backbones")

@@ -184,7 +184,8 @@ def _load_fashion_mnist(root: str | os.PathLike | None, split: str) -> ImageTens
             f"Fashion-MNIST not found in {folder}: expected {prefix}-images-idx3-ubyte[.gz] and "
             f"{prefix}-labels-idx1-ubyte[.gz] there. Install Debian's package "
             "(`apt-get install dataset-fashion-mnist`, files go to "
-            f"{FASHION_MNIST_DIR}) or pass root=FOLDER holding those files"
+            f"{FASHION_MNIST_DIR}) or pass root=FOLDER (--data-root on the command line) "
+            "holding those files"
         )
     images = read_idx(img_path)
     labels = read_idx(lab_path)
@@ -209,8 +210,8 @@ def _load_cifar(name: str, root: str | os.PathLike | None, split: str) -> ImageT
     archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
     if root is None:
         raise ValueError(
-            f"{name} needs root=FOLDER: a folder holding {folder_name}/ (extract {archive} "
-            "there); nothing is downloaded"
+            f"{name} needs root=FOLDER (--data-root on the command line): a folder holding "
+            f"{folder_name}/ (extract {archive} there); nothing is downloaded"
         )
     from torchvision import datasets
 
@@ -363,8 +364,8 @@ def _load_tinyimagenet(root: Path, split: str, image_size: int | None) -> ImageF
     train = root / "train"
     if not train.is_dir():
         raise ValueError(
-            f"TinyImageNet not found: expected {train}/<wnid>/images/*.JPEG; pass root= the "
-            "extracted tiny-imagenet-200 folder"
+            f"TinyImageNet not found: expected {train}/<wnid>/images/*.JPEG; pass root= "
+            "(--data-root) the extracted tiny-imagenet-200 folder"
         )
     classes = tuple(sorted(p.name for p in train.iterdir() if p.is_dir()))
     if split == "train":
@@ -444,7 +445,7 @@ def load_image_dataset(
     if key in ("tinyimagenet", "imagenet100"):
         if root is None:
             raise ValueError(
-                f"{key} needs root=FOLDER; "
+                f"{key} needs root=FOLDER (--data-root on the command line); "
                 + (
                     "the extracted tiny-imagenet-200 folder"
                     if key == "tinyimagenet"

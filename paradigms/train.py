@@ -241,6 +241,12 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
     else:
         fields["steps"] = int(recipe["steps"])
         fields["warmup_steps"] = int(recipe.get("warmup_steps", 0))
+    method = overrides.get("method")
+    if method is not None and method != recipe["method"]:
+        raise ValueError(
+            f"recipe {name!r} is for method {recipe['method']!r}, not {method!r}; use the "
+            f"{method}-<data> recipe or drop --recipe"
+        )
     fields.update(overrides)
     fields["warmup_steps"] = min(fields["warmup_steps"], fields["steps"])
     return TrainConfig(**fields)
@@ -651,8 +657,19 @@ _CLI_FIELDS = (
 )  # fmt: skip
 
 
+#: files of a finished or running training run; a folder holding one is not overwritten silently
+RUN_FILES = ("metrics.jsonl", "summary.json")
+
+
 def run_from_cli(args: argparse.Namespace) -> int:
     """``mitheory train``: exit 0 on a finished run, 1 on a clean stop (reason on stderr)."""
+    out = Path(args.out)
+    taken = [f for f in RUN_FILES if (out / f).exists()]
+    if taken and not (getattr(args, "resume", False) or getattr(args, "overwrite", False)):
+        raise ValueError(
+            f"--out {out} already holds a run ({', '.join(taken)}); pass --resume to continue "
+            "it, --overwrite to replace it, or choose another --out"
+        )
     options: dict[str, Any] = {
         name: getattr(args, name) for name in _CLI_FIELDS if getattr(args, name, None) is not None
     }

@@ -213,3 +213,48 @@ def test_tracking_held_out_mi_does_not_change_the_training_run():
     assert len(tracked["heldout"]) == 6
     for k in ("mi_cosdv", "effective_rank", "embed_std", "probe_acc"):
         assert tracked["summary"][k] == plain[k], k
+
+
+def test_cli_train_refuses_to_overwrite_a_run_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--method", "vicreg", "--steps", "4", "--eval-every", "2", "--batch-size",
+            "32", "--out", str(tmp_path), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    before = (tmp_path / "summary.json").read_text()
+    capsys.readouterr()
+    assert main([*argv, "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--overwrite" in err and "--resume" in err
+    assert (tmp_path / "summary.json").read_text() == before  # untouched
+    assert main([*argv, "--seed", "3", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["seed"] == 3
+
+
+def test_cli_train_refuses_a_recipe_of_another_method(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "--method", "byol", "--recipe", "simclr-fashion-mnist", "--out",
+                 str(tmp_path), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "is for method 'simclr', not 'byol'" in err
+
+
+def test_cli_data_errors_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--method", "simclr", "--data", "cifar10", "--backbone", "smallcnn",
+                 "--out", str(tmp_path), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "--data-root" in err
+
+
+def test_train_help_names_an_attribute_that_exists() -> None:
+    import importlib
+
+    from mitheory.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    method = next(a for a in sub.choices["train"]._actions if a.dest == "method")
+    module, _, attr = "paradigms.methods.METHODS".rpartition(".")
+    assert "paradigms.methods.METHODS" in method.help
+    registry = getattr(importlib.import_module(module), attr)
+    assert all(name in method.help for name in registry)
