@@ -32,8 +32,7 @@ from typing import Any
 
 from mitheory import claims
 from mitheory.atomic import atomic_write_json, atomic_write_text
-from mitheory.claims.register import REGISTER
-from mitheory.claims.register import claim_order as register_order
+from mitheory.claims.register import REGISTER, claim_order
 from mitheory.claims.result import Section
 
 REPORT_FILE = "report.md"
@@ -57,11 +56,6 @@ def not_run(quick: bool) -> list[str]:
     if quick:
         out += [f"{s.id} (full report only)" for s in REGISTER.values() if s.full_only]
     return out
-
-
-def claim_order(claim_id: str) -> int:
-    """Sort key of a claim id: its position in the register."""
-    return register_order(claim_id)
 
 
 def _jsonable(obj: Any) -> Any:

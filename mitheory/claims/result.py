@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mitheory.claims.register import REGISTER
+
 VERDICTS = ("holds", "fails", "partial", "undecided")
 
 
@@ -77,8 +79,6 @@ class Claim:
 
     def to_dict(self) -> dict[str, Any]:
         """The results.json object (DESIGN.md §5), with the register's text, kind and test."""
-        from mitheory.claims.register import REGISTER
-
         spec = REGISTER[self.id]
         out: dict[str, Any] = {
             "id": self.id,
