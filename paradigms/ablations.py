@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 ABLATIONS = ("predictor", "marginal", "stop-grad", "regularizer", "alternating")
 
@@ -33,8 +33,15 @@ def parse_ablations(spec: str | Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
-def check_applicable(method: str, ablate: frozenset[str], applicable: frozenset[str]) -> None:
-    """Raise ``ValueError`` if ``ablate`` names a component that ``method`` does not have."""
+def check_applicable(
+    method: str,
+    ablate: frozenset[str],
+    applicable: frozenset[str],
+    options: Mapping[str, object] | None = None,
+) -> None:
+    """Raise ``ValueError`` if ``ablate`` names a component that ``method`` does not have, or one
+    whose removal would not change the update under the method's ``options`` (e.g. ``stop-grad``
+    with an EMA target, which no gradient reaches)."""
     unknown = sorted(ablate - set(ABLATIONS))
     if unknown:
         raise ValueError(
@@ -43,7 +50,9 @@ def check_applicable(method: str, ablate: frozenset[str], applicable: frozenset[
     wrong = sorted(ablate - applicable)
     if wrong:
         allowed = ", ".join(sorted(applicable)) or "none"
+        where = "".join(f" with {k}={v!r}" for k, v in sorted((options or {}).items()))
         raise ValueError(
-            f"ablation(s) {', '.join(map(repr, wrong))} do not apply to method {method!r} "
-            f"(it has no such component); applicable to {method!r}: {allowed}"
+            f"ablation(s) {', '.join(map(repr, wrong))} do not apply to method {method!r}{where} "
+            f"(it has no such component, or removing it would not change the update); "
+            f"applicable to {method!r}{where}: {allowed}"
         )

@@ -39,16 +39,32 @@ class SSLMethod(nn.Module):
     name: ClassVar[str]
     paradigm: ClassVar[str]
     ablatable: ClassVar[frozenset[str]] = frozenset()
+    #: keyword arguments that decide which of ``ablatable`` apply (:meth:`applicable_ablations`)
+    ablation_keys: ClassVar[tuple[str, ...]] = ()
     reference: ClassVar[str] = ""
 
     def __init__(
-        self, backbone: nn.Module, feature_dim: int, *, ablate: frozenset[str] = frozenset()
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        *,
+        ablate: frozenset[str] = frozenset(),
+        ablation_options: dict[str, object] | None = None,
     ):
         super().__init__()
-        check_applicable(self.name, frozenset(ablate), self.ablatable)
+        options = ablation_options or {}
+        check_applicable(
+            self.name, frozenset(ablate), self.applicable_ablations(**options), options
+        )
         self.ablate = frozenset(ablate)
         self.backbone = backbone
         self.feature_dim = feature_dim
+
+    @classmethod
+    def applicable_ablations(cls, **options: object) -> frozenset[str]:
+        """The ``--ablate`` names that change this method's update under ``options`` (its keyword
+        arguments): ``ablatable`` unless a subclass drops a switch that an option makes a no-op."""
+        return cls.ablatable
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features f(x), the representation that probes read."""

@@ -48,6 +48,7 @@ class SDMIMethod(SSLMethod):
     paradigm: ClassVar[str] = "sdmi"
     target_update: ClassVar[str]
     has_predictor: ClassVar[bool] = True
+    ablation_keys: ClassVar[tuple[str, ...]] = ("target_update",)
 
     def __init__(
         self,
@@ -61,18 +62,18 @@ class SDMIMethod(SSLMethod):
         target_lr_scale: float = 1.0,
         target_update: str | None = None,
     ) -> None:
-        super().__init__(backbone, feature_dim, ablate=ablate)
         if target_update is not None:
             self.target_update = target_update
         if self.target_update not in TARGET_UPDATES:
             raise ValueError(
                 f"target_update must be one of {TARGET_UPDATES}, got {self.target_update!r}"
             )
-        if "alternating" in self.ablate and self.target_update != "gradient":
-            raise ValueError(
-                "ablation 'alternating' needs a gradient M-step (target_update='gradient'), "
-                f"got target_update={self.target_update!r}"
-            )
+        super().__init__(
+            backbone,
+            feature_dim,
+            ablate=ablate,
+            ablation_options={"target_update": self.target_update},
+        )
         if not 0.0 <= tau_base <= 1.0:
             raise ValueError(f"tau_base must be in [0, 1], got {tau_base!r}")
         if not target_lr_scale > 0:
@@ -90,6 +91,20 @@ class SDMIMethod(SSLMethod):
             if self.target_update == "ema":
                 self.target_backbone.requires_grad_(False)
                 self.target_projector.requires_grad_(False)
+
+    @classmethod
+    def applicable_ablations(cls, **options: object) -> frozenset[str]:
+        """``ablatable`` less the switches that the M-step makes no-ops: ``alternating`` needs a
+        gradient M-step (with copy or EMA there is no second gradient step to take at the same
+        point), and ``stop-grad`` needs a target that gradients can reach (an EMA target has no
+        gradient, so removing the stop-gradient would leave every update bit-identical)."""
+        update = options.get("target_update") or cls.target_update
+        names = set(cls.ablatable)
+        if update != "gradient":
+            names.discard("alternating")
+        if update == "ema":
+            names.discard("stop-grad")
+        return frozenset(names)
 
     # --- what a method file provides -------------------------------------------------------------
     def make_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:

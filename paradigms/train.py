@@ -3,7 +3,8 @@
     config = TrainConfig(method="sdmi", steps=300, out="runs/sdmi")
     summary = train(config)
 
-One step: draw a batch, make two augmented views, run the method's update blocks in order (each
+One step: take the step's batch (each epoch a permutation of the training set,
+:mod:`paradigms.sampling`), make two augmented views, run the method's update blocks in order (each
 zero_grad → loss → backward → step with its own optimizer and learning-rate schedule), then
 ``method.after_step`` (EMA targets with their cosine τ schedule, queues). Every ``eval_every``
 steps (and at step 0, the random-initialization baseline) the monitors run on a fixed set of
@@ -71,6 +72,7 @@ from paradigms.encoders import build_backbone
 from paradigms.methods import get_method
 from paradigms.monitors import collect_metrics, is_collapsed
 from paradigms.optim import OptimizerConfig, build_optimizer, build_scheduler
+from paradigms.sampling import EpochSampler
 from paradigms.probes import OnlineLinearProbe, knn_accuracy, linear_probe_accuracy
 
 #: Steps when none are given (command line and TrainConfig): a few seconds on one CPU core.
@@ -175,7 +177,8 @@ class TrainConfig:
         self.optimizer_config()  # unknown optimizer names and bad momentum fail here
         object.__setattr__(self, "ablate", parse_ablations(self.ablate))
         cls = get_method(self.method)  # unknown names and inapplicable ablations fail here
-        check_applicable(self.method, self.ablate, cls.ablatable)
+        keys = {k: self.method_options[k] for k in cls.ablation_keys if k in self.method_options}
+        check_applicable(self.method, self.ablate, cls.applicable_ablations(**keys), keys)
 
     def optimizer_config(self, lr_scale: float = 1.0) -> OptimizerConfig:
         """The :class:`paradigms.optim.OptimizerConfig` of a block running at ``lr_scale``·lr."""
@@ -498,6 +501,7 @@ def _train(
         probe.to(device)
     monitor = _Monitor(method, data, config, on_eval)
     generator = torch.Generator(device=device).manual_seed(config.seed)
+    sampler = EpochSampler(data.train_x.shape[0], config.batch_size, config.seed, device)
     out = Path(config.out) if config.out is not None else None
     writer = ctx.is_main and out is not None
     manager = None
@@ -556,9 +560,8 @@ def _train(
     try:
         if start_step == 0:
             log(monitor.evaluate(0, None, linear_probe=True, online_probe=probe))
-        n_train = data.train_x.shape[0]
         for step in range(start_step + 1, config.steps + 1):
-            index = torch.randint(n_train, (config.batch_size,), generator=generator, device=device)
+            index = sampler.indices(step)
             x_a, x_b = data.views(
                 data.train_x[index], generator, shard if ctx.is_distributed else None
             )

@@ -236,3 +236,50 @@ def test_backbone_builder_and_encoder_errors() -> None:
         build_backbone("vit", input_shape=(DIM,))
     with pytest.raises(ValueError, match="hidden_dim"):
         MLPEncoder(DIM, hidden_dim=0)
+
+
+def _variants() -> list[tuple[str, dict, str]]:
+    """(method, options, ablation) for every accepted ablation of every method and M-step."""
+    cases = []
+    for name, cls in METHODS.items():
+        updates = ("gradient", "copy", "ema") if cls.ablation_keys else (None,)
+        for update in updates:
+            options = {"target_update": update} if update else {}
+            cases += [(name, options, a) for a in sorted(cls.applicable_ablations(**options))]
+    return cases
+
+
+def _one_step(method: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The parameters and buffers after one full training step (every block, then after_step)."""
+    for block in method.update_blocks():
+        opt = torch.optim.SGD(block.params, lr=0.1)
+        opt.zero_grad(set_to_none=True)
+        block.loss(x_a, x_b).backward()
+        opt.step()
+    method.after_step(0.5)
+    return {k: v.detach().clone() for k, v in method.state_dict().items()}
+
+
+@pytest.mark.parametrize(("name", "options", "ablation"), _variants())
+def test_every_accepted_ablation_changes_the_update(name: str, options: dict, ablation: str) -> None:
+    """The same initialization and batch, one step with and without the ablation: some parameter
+    of the online or target branch must end elsewhere (a no-op switch would leave all equal)."""
+    x_a, x_b = views()
+    control = _one_step(make(name, **options), x_a, x_b)
+    ablated = _one_step(make(name, ablation, **options), x_a, x_b)
+    common = [k for k in control if k in ablated and control[k].is_floating_point()]
+    assert common, "no shared parameters to compare"
+    moved = [k for k in common if not torch.equal(control[k], ablated[k])]
+    assert moved, f"{name} {options} --ablate {ablation} leaves every shared parameter unchanged"
+
+
+def test_a_no_op_ablation_is_refused() -> None:
+    """An EMA target gets no gradient, so removing its stop-gradient would change nothing."""
+    with pytest.raises(ValueError, match=r"'stop-grad'.*target_update='ema'.*would not change"):
+        make("sdmi", "stop-grad", target_update="ema")
+    with pytest.raises(ValueError, match=r"'alternating'.*target_update='copy'"):
+        make("sdmi", "alternating", target_update="copy")
+    from paradigms.train import TrainConfig
+
+    with pytest.raises(ValueError, match=r"'stop-grad'.*target_update='ema'"):
+        TrainConfig(method="sdmi", ablate="stop-grad", method_options={"target_update": "ema"})
