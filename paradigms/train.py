@@ -72,8 +72,8 @@ from paradigms.encoders import build_backbone
 from paradigms.methods import get_method
 from paradigms.monitors import collect_metrics, is_collapsed
 from paradigms.optim import OptimizerConfig, build_optimizer, build_scheduler
-from paradigms.sampling import EpochSampler
 from paradigms.probes import OnlineLinearProbe, knn_accuracy, linear_probe_accuracy
+from paradigms.sampling import EpochSampler
 
 #: Steps when none are given (command line and TrainConfig): a few seconds on one CPU core.
 DEFAULT_STEPS = 200

@@ -261,7 +261,9 @@ def _one_step(method: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor) -> dict[s
 
 
 @pytest.mark.parametrize(("name", "options", "ablation"), _variants())
-def test_every_accepted_ablation_changes_the_update(name: str, options: dict, ablation: str) -> None:
+def test_every_accepted_ablation_changes_the_update(
+    name: str, options: dict, ablation: str
+) -> None:
     """The same initialization and batch, one step with and without the ablation: some parameter
     of the online or target branch must end elsewhere (a no-op switch would leave all equal)."""
     x_a, x_b = views()
