@@ -4,15 +4,40 @@
 off-diagonal entries samples of the product of marginals p(z_a) p(z_b). Every function returns a
 0-d tensor in nats, is differentiable, works in log space (logsumexp) and computes in float32 at
 least (bf16/fp16 inputs are upcast; float64 stays float64).
+
+Inputs are validated, finiteness included; that check reads a value back to the host (one device
+synchronisation per call), so a training loop that checks its losses itself runs the bounds
+inside :func:`unchecked`, where only the shape and dtype checks (host-side) remain.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+_VALUE_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("value_checks", default=True)
+
+
+@contextlib.contextmanager
+def unchecked() -> Iterator[None]:
+    """Inside this context the bounds skip their finiteness checks (no host reads); a NaN then
+    propagates to the result instead of raising, for the caller to detect on the device."""
+    token = _VALUE_CHECKS.set(False)
+    try:
+        yield
+    finally:
+        _VALUE_CHECKS.reset(token)
+
+
+def _all_finite(*tensors: torch.Tensor) -> bool:
+    """True when every entry is finite, or when checks are off (:func:`unchecked`)."""
+    return not _VALUE_CHECKS.get() or all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
 def _upcast(t: torch.Tensor) -> torch.Tensor:
@@ -32,7 +57,7 @@ def _check_scores(scores: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"scores need N >= 2 (joint and marginal samples), got N = {scores.shape[0]}"
         )
-    if not bool(torch.isfinite(scores).all()):
+    if not _all_finite(scores):
         raise ValueError("scores contain NaN or infinite values; expected finite critic outputs")
     return _upcast(scores)
 
@@ -163,7 +188,7 @@ def cosine_scores(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1
         isinstance(temperature, (int, float)) and 0 < temperature < math.inf
     ):
         raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
-    if not bool(torch.isfinite(z_a).all() and torch.isfinite(z_b).all()):
+    if not _all_finite(z_a, z_b):
         raise ValueError("z_a or z_b contain NaN or infinite values; expected finite embeddings")
     dtype = torch.promote_types(_upcast(z_a).dtype, _upcast(z_b).dtype)
     a = F.normalize(z_a.to(dtype), dim=1)
@@ -191,4 +216,5 @@ __all__ = [
     "mine",
     "nwj",
     "smile",
+    "unchecked",
 ]

@@ -81,4 +81,6 @@ class SSLMethod(nn.Module):
         raise NotImplementedError
 
     def after_step(self, progress: float) -> None:
-        """Non-gradient updates after a step; ``progress`` = step / total steps in [0, 1]."""
+        """Non-gradient updates after a step; ``progress`` = (step − 1) / total steps in [0, 1),
+        the fraction of training done before this step (so the first EMA update uses τ_base, as
+        solo-learn's ``on_train_batch_end``)."""

@@ -155,7 +155,7 @@ def nt_xent_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.5)
     sim = (u @ u.T / tau).masked_fill(
         torch.eye(2 * n, dtype=torch.bool, device=u.device), -math.inf
     )
-    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(u.device)
+    positives = torch.arange(2 * n, device=u.device).roll(n)  # i ↔ N + i, built on the device
     return F.cross_entropy(sim, positives)
 
 

@@ -4,11 +4,14 @@ Parameter groups: weights of rank ≥ 2 (conv kernels, linear matrices) get weig
 normalisation scales/shifts (rank ≤ 1) get none and are excluded from LARS's trust-ratio
 adaptation — the usual practice since Goyal et al. 2017 and in SimCLR/BYOL's LARS.
 
-LARS (You et al. 2017), per parameter w with gradient g, weight decay λ, trust coefficient η:
-    u = g + λ w;   r = η ‖w‖ / ‖u‖ (r = 1 when either norm is 0 or the group is excluded);
-    m ← μ m + r u;  w ← w − lr · m.
+LARS (You et al. 2017, Algorithm 1, as solo-learn's ``solo/utils/lars.py``), per parameter w with
+gradient g, weight decay λ, trust coefficient η:
+    r = η ‖w‖ / (‖g‖ + λ ‖w‖ + ε)  (ε = 1e-8; r = 1 when ‖w‖ or ‖g‖ is 0 or the group is excluded);
+    u = r (g + λ w);   m ← μ m + u;   w ← w − lr · m.
 With ``clip=True`` (LARC, as solo-learn's ``clip_lr``) the ratio is min(r / lr, 1) instead, so the
-layer's effective step size is min(η‖w‖/‖u‖, lr): the recipes' learning rates assume this form.
+layer's effective step size is min(r, lr): the recipes' learning rates assume this form. The step
+is taken with ``torch._foreach_*`` ops over each group (one kernel per op, not one per parameter)
+and reads nothing back to the host.
 
 Learning rate: linear warm-up from lr/warmup to lr over ``warmup_steps`` steps, then cosine decay
 to ``final_lr_ratio``·lr at ``total_steps``:
@@ -28,6 +31,8 @@ import torch
 from torch import nn
 
 OPTIMIZERS = ("sgd", "lars", "adamw")
+#: ε of the LARS trust ratio (solo-learn's value)
+LARS_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -109,30 +114,32 @@ class LARS(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                update = p.grad
-                if group["weight_decay"]:
-                    update = update.add(p, alpha=group["weight_decay"])
-                if not group["lars_exclude"]:
-                    w_norm = torch.linalg.vector_norm(p)
-                    u_norm = torch.linalg.vector_norm(update)
-                    ratio = torch.where(
-                        (w_norm > 0) & (u_norm > 0),
-                        group["eta"] * w_norm / u_norm.clamp_min(1e-30),
-                        torch.ones_like(w_norm),
-                    )
-                    if group["clip"]:
-                        ratio = torch.clamp(ratio / group["lr"], max=1.0)
-                    update = update * ratio
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = update.detach().clone()
-                else:
-                    buf.mul_(group["momentum"]).add_(update)
-                p.add_(buf, alpha=-group["lr"])
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            wd = group["weight_decay"]
+            updates = torch._foreach_add(grads, params, alpha=wd) if wd else list(grads)
+            if not group["lars_exclude"]:
+                w_norm = torch.stack(torch._foreach_norm(params))
+                g_norm = torch.stack(torch._foreach_norm(grads))
+                ratio = torch.where(
+                    (w_norm > 0) & (g_norm > 0),
+                    group["eta"] * w_norm / (g_norm + wd * w_norm + LARS_EPS),
+                    torch.ones_like(w_norm),
+                )
+                if group["clip"]:
+                    ratio = torch.clamp(ratio / group["lr"], max=1.0)
+                updates = torch._foreach_mul(updates, list(ratio.to(grads[0].dtype).unbind()))
+            buffers = [self.state[p].get("momentum_buffer") for p in params]
+            if any(b is None for b in buffers):  # first step: the buffer is the update
+                for p, u in zip(params, updates, strict=True):
+                    self.state[p]["momentum_buffer"] = u.detach().clone()
+                buffers = [self.state[p]["momentum_buffer"] for p in params]
+            else:
+                torch._foreach_mul_(buffers, group["momentum"])
+                torch._foreach_add_(buffers, updates)
+            torch._foreach_add_(params, buffers, alpha=-group["lr"])
         return loss
 
 
@@ -142,13 +149,15 @@ def build_optimizer(
     """The configured optimizer over :func:`parameter_groups` of ``params``."""
     groups = parameter_groups(params, config.weight_decay)
     if config.name == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, foreach=True)
     if config.name == "lars":
         return LARS(
             groups, lr=config.lr, momentum=config.momentum, eta=config.lars_eta,
             clip=config.lars_clip,
         )
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+    # fused: one kernel for the whole update, and the step count stays on the device (the
+    # default implementation reads it back to the host at every step)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=True)
 
 
 def warmup_cosine_factor(

@@ -36,10 +36,11 @@ from paradigms.base import SSLMethod, UpdateBlock
 TARGET_UPDATES = ("copy", "ema", "gradient")
 
 
-def ema_momentum(tau_base: float, progress: float) -> float:
-    """Cosine schedule τ(k) = 1 − (1 − τ_base)(cos(π k/K) + 1)/2, from τ_base at k = 0 to 1 at k = K
-    (Grill et al. 2020, §3.2)."""
-    return 1.0 - (1.0 - tau_base) * (math.cos(math.pi * progress) + 1.0) / 2.0
+def ema_momentum(tau_base: float, progress: float, tau_final: float = 1.0) -> float:
+    """Cosine schedule τ(k) = τ_final − (τ_final − τ_base)(cos(π k/K) + 1)/2, from τ_base at k = 0
+    to τ_final at k = K (Grill et al. 2020, §3.2, with τ_final = 1; solo-learn's MoCo v2+ recipe
+    ends at 0.999)."""
+    return tau_final - (tau_final - tau_base) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
 
 class SDMIMethod(SSLMethod):
@@ -59,6 +60,7 @@ class SDMIMethod(SSLMethod):
         proj_hidden_dim: int = 128,
         proj_dim: int = 64,
         tau_base: float = 0.99,
+        tau_final: float = 1.0,
         target_lr_scale: float = 1.0,
         target_update: str | None = None,
     ) -> None:
@@ -74,8 +76,11 @@ class SDMIMethod(SSLMethod):
             ablate=ablate,
             ablation_options={"target_update": self.target_update},
         )
-        if not 0.0 <= tau_base <= 1.0:
-            raise ValueError(f"tau_base must be in [0, 1], got {tau_base!r}")
+        if not 0.0 <= tau_base <= tau_final <= 1.0:
+            raise ValueError(
+                f"need 0 <= tau_base <= tau_final <= 1, got tau_base={tau_base!r}, "
+                f"tau_final={tau_final!r}"
+            )
         if not target_lr_scale > 0:
             raise ValueError(f"target_lr_scale must be > 0, got {target_lr_scale!r}")
         self.projector = self.make_projector(feature_dim, proj_hidden_dim, proj_dim)
@@ -84,6 +89,7 @@ class SDMIMethod(SSLMethod):
         self.stop_grad = "stop-grad" not in self.ablate
         self.alternating = "alternating" not in self.ablate
         self.tau_base = tau_base
+        self.tau_final = tau_final
         self.target_lr_scale = target_lr_scale
         if self.target_update != "copy":
             self.target_backbone = copy.deepcopy(backbone)
@@ -187,8 +193,7 @@ class SDMIMethod(SSLMethod):
     def after_step(self, progress: float) -> None:
         if self.target_update != "ema":
             return
-        tau = ema_momentum(self.tau_base, progress)
-        online = (*self.backbone.parameters(), *self.projector.parameters())
-        target = (*self.target_backbone.parameters(), *self.target_projector.parameters())
-        for p_target, p_online in zip(target, online, strict=True):
-            p_target.mul_(tau).add_(p_online.detach(), alpha=1.0 - tau)
+        tau = ema_momentum(self.tau_base, progress, self.tau_final)
+        online = [*self.backbone.parameters(), *self.projector.parameters()]
+        target = [*self.target_backbone.parameters(), *self.target_projector.parameters()]
+        torch._foreach_lerp_(target, online, 1.0 - tau)  # ξ ← τ ξ + (1 − τ) θ, one kernel

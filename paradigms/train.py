@@ -62,6 +62,7 @@ from scipy import stats
 from torch import nn
 from tqdm import tqdm
 
+from estimators import bounds
 from mitheory.atomic import atomic_write_json, atomic_write_text
 from paradigms import distributed as dist_utils
 from paradigms.ablations import check_applicable, parse_ablations
@@ -256,7 +257,12 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
 
 
 class _Stop(Exception):
-    """A run cannot go on (non-finite loss or embeddings); the message is the reason."""
+    """A run cannot go on (non-finite loss or embeddings); the message is the reason and
+    ``steps_done`` (when given) the last step whose update was sound."""
+
+    def __init__(self, reason: str, steps_done: int | None = None) -> None:
+        super().__init__(reason)
+        self.steps_done = steps_done
 
 
 def _device(name: str) -> torch.device:
@@ -320,6 +326,54 @@ class _BackboneTap:
             yield self
         finally:
             self.active = False
+
+
+class _LossLog:
+    """The first block's running loss and the first non-finite loss, kept on the device.
+
+    ``add`` is called for every block's loss and reads nothing back; ``check`` (at evaluations and
+    checkpoints, the only host read) raises :class:`_Stop` naming the step and block of the first
+    non-finite loss and otherwise returns the step; ``pop_mean`` returns and resets the mean loss
+    of the first block since the last evaluation.
+    """
+
+    def __init__(self, device: torch.device, blocks: Sequence[str]) -> None:
+        self.blocks = list(blocks)
+        self.total = torch.zeros((), device=device)
+        self.count = 0
+        #: 0, or step · n_blocks + block + 1 of the first non-finite loss
+        self.first_bad = torch.zeros((), dtype=torch.long, device=device)
+
+    def add(self, step: int, block: int, loss: torch.Tensor) -> None:
+        code = step * len(self.blocks) + block + 1
+        new_bad = (self.first_bad == 0) & ~torch.isfinite(loss)
+        self.first_bad = torch.where(new_bad, code, self.first_bad)
+        if block == 0:
+            self.total = self.total + loss
+            self.count += 1
+
+    def check(self, step: int) -> int:
+        code = int(self.first_bad)
+        if code:
+            bad_step, block = divmod(code - 1, len(self.blocks))
+            raise _Stop(
+                f"non-finite loss at step {bad_step}, block {self.blocks[block]!r}",
+                steps_done=bad_step - 1,
+            )
+        return step
+
+    def pop_mean(self) -> float:
+        mean = float(self.total) / max(1, self.count)
+        self.total = torch.zeros_like(self.total)
+        self.count = 0
+        return mean
+
+    def state(self) -> dict[str, float | int]:
+        return {"total": float(self.total), "count": self.count}
+
+    def load_state(self, state: dict[str, float | int]) -> None:
+        self.total = torch.full_like(self.total, float(state["total"]))
+        self.count = int(state["count"])
 
 
 class _StateBundle:
@@ -518,7 +572,7 @@ def _train(
     }
 
     history: list[dict[str, Any]] = []
-    losses: list[float] = []
+    losses = _LossLog(device, [b.name for b in blocks])
     start_step = 0
     if config.resume and manager is not None:
         path = latest_checkpoint(manager.directory)
@@ -531,7 +585,8 @@ def _train(
                     "use another --out or drop --resume"
                 )
             start_step = restored["step"]
-            history, losses = list(extra["history"]), list(extra["losses"])
+            history = list(extra["history"])
+            losses.load_state(extra["losses"])
     metrics_file = None
     if writer:
         assert out is not None
@@ -568,50 +623,50 @@ def _train(
             if channels_last:
                 x_a = x_a.contiguous(memory_format=torch.channels_last)
                 x_b = x_b.contiguous(memory_format=torch.channels_last)
-            with tap.step():
-                for block, optimizer, scheduler in zip(blocks, optimizers, schedulers, strict=True):
+            with tap.step(), bounds.unchecked():
+                for i, (block, optimizer, scheduler) in enumerate(
+                    zip(blocks, optimizers, schedulers, strict=True)
+                ):
                     optimizer.zero_grad(set_to_none=True)
                     with autocast:
                         loss = block.loss(x_a, x_b).float()
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise _Stop(
-                            f"non-finite loss ({value}) at step {step}, block {block.name!r}"
-                        )
+                    losses.add(step, i, loss.detach())
                     loss.backward()
                     dist_utils.average_gradients(block.params)
                     optimizer.step()
                     scheduler.step()
-                    if block is blocks[0]:
-                        losses.append(value)
             if probe is not None and tap.features is not None:
                 probe.update(tap.features[: config.batch_size], data.train_y[index])
-            method.after_step(step / config.steps)
+            method.after_step((step - 1) / config.steps)  # τ_base at the first update
             steps_done = step
             bar.update(1)
             if step % config.eval_every == 0 or step == config.steps:
+                steps_done = losses.check(step)  # the only host read of the losses
                 last = step == config.steps
                 probe_now = last or len(history) % config.probe_every == 0
                 log(
                     monitor.evaluate(
                         step,
-                        sum(losses) / len(losses),
+                        losses.pop_mean(),
                         linear_probe=probe_now,
                         online_probe=probe,
                     )
                 )
-                losses.clear()
                 bar.set_postfix(
                     loss=f"{history[-1]['loss']:.3f}", mi=f"{history[-1]['mi_cosdv']:.2f}"
                 )
-            if manager is not None and ctx.is_main and config.checkpoint_every is not None:
-                extra = {"history": history, "losses": losses, "config": _resume_key(config)}
-                if step == config.steps:
-                    manager.save(step, extra=extra, **state)
-                else:
-                    manager.maybe_save(step, extra=extra, **state)
+            every = config.checkpoint_every
+            due = every is not None and (step == config.steps or step % every == 0)
+            if manager is not None and ctx.is_main and due:
+                steps_done = losses.check(step)  # no checkpoint of a diverged run
+                extra = {
+                    "history": history, "losses": losses.state(), "config": _resume_key(config)
+                }
+                manager.save(step, extra=extra, **state)
     except _Stop as stop:
         status, reason = "stopped", str(stop)
+        if stop.steps_done is not None:
+            steps_done = stop.steps_done
     finally:
         bar.close()
         if metrics_file is not None:

@@ -47,7 +47,8 @@ def test_zero_gradient_step_decays_weights_but_not_biases(name):
 
 
 def test_lars_update_rule_by_hand():
-    """Two LARS steps against the formula, in float64: u = g + λw, r = η‖w‖/‖u‖, m = μm + r u."""
+    """Two LARS steps against solo-learn's formula (``solo/utils/lars.py``), in float64:
+    r = η‖w‖/(‖g‖ + λ‖w‖ + 1e-8), u = r (g + λw), m = μm + u."""
     w = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64, requires_grad=True)
     b = torch.tensor([0.3, -0.1], dtype=torch.float64, requires_grad=True)
     lr, mom, wd, eta = 0.5, 0.9, 0.01, 0.02
@@ -60,8 +61,8 @@ def test_lars_update_rule_by_hand():
     ]:
         w.grad, b.grad = g_w.double(), g_b.double()
         opt.step()
-        u = g_w.double() + wd * w_ref
-        u = u * eta * w_ref.norm() / u.norm()
+        g = g_w.double()
+        u = (g + wd * w_ref) * eta * w_ref.norm() / (g.norm() + wd * w_ref.norm() + 1e-8)
         m_w = u if m_w is None else mom * m_w + u
         w_ref = w_ref - lr * m_w
         m_b = g_b.double() if m_b is None else mom * m_b + g_b.double()
@@ -124,7 +125,7 @@ def test_lars_clip_caps_the_layer_step_at_lr():
         g = torch.tensor([[1.0, 0.0]], dtype=torch.float64) * grad_scale
         w.grad = g.clone()
         opt.step()
-        trust = 0.02 * 5.0 / grad_scale
+        trust = 0.02 * 5.0 / (grad_scale + 1e-8)
         step = min(trust, 0.1)
         assert (trust > 0.1) == expect_clipped
         torch.testing.assert_close(w.detach(), torch.tensor([[3.0, 4.0]]).double() - step * g)
