@@ -54,6 +54,7 @@ def mlp_head(
     hidden_bn: bool = True,
     last_bn: bool = False,
     last_bn_affine: bool = True,
+    last_bias: bool | None = None,
 ) -> nn.Sequential:
     """MLP head: (num_layers − 1) × [Linear → BN → ReLU], then Linear (→ BN).
 
@@ -61,8 +62,10 @@ def mlp_head(
     - SimSiam projector: 3 layers, BN on every layer including the output (Chen & He 2021, §3);
       SimSiam / BYOL predictor and BYOL / SimCLR projector: 2 layers, BN on the hidden layer only.
     - MoCo v2 projector: 2 layers without BN (``hidden_bn=False``).
-    - MoCo v3: 3-layer projector and 2-layer predictor, both with a final BN without affine.
+    - MoCo v3 (official ResNet code): 2-layer projector ending in BN without affine, 2-layer
+      predictor ending in a Linear without bias (``last_bias=False``).
     - Barlow Twins / VICReg projector: 3 layers, BN on hidden layers only.
+    Linear layers followed by BN have no bias (BN removes it); ``last_bias`` None: the same rule.
     """
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers!r}")
@@ -74,7 +77,8 @@ def mlp_head(
             layers.append(nn.BatchNorm1d(hidden_dim))
         layers.append(nn.ReLU())
         width = hidden_dim
-    layers.append(nn.Linear(width, out_dim, bias=not last_bn))
+    bias = not last_bn if last_bias is None else last_bias
+    layers.append(nn.Linear(width, out_dim, bias=bias))
     if last_bn:
         layers.append(nn.BatchNorm1d(out_dim, affine=last_bn_affine))
     return nn.Sequential(*layers)

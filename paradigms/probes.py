@@ -157,8 +157,8 @@ def knn_accuracy(
     train_y: object,
     test_x: object,
     test_y: object,
-    k: int = 20,
-    temperature: float = 0.07,
+    k: int = 200,
+    temperature: float = 0.1,
     *,
     device: str | torch.device | None = None,
     chunk_size: int = 1024,
@@ -167,9 +167,11 @@ def knn_accuracy(
 
     For a test feature x with its k most cosine-similar training features x_j (similarities s_j),
     class c scores Σ_{j: y_j = c} exp(s_j / τ) and the prediction is the best-scoring class.
-    Defaults k = 20, τ = 0.07 as in InstDisc and solo-learn's kNN monitor. k is capped at the
-    number of training samples. Test rows are processed in chunks of ``chunk_size``, on
-    ``device`` (None: where ``train_x`` lives).
+    Defaults k = 200, τ = 0.1: the convention of lightly's ``knn_predict`` and of the kNN columns
+    of the solo-learn and lightly benchmark tables (InstDisc used k = 200, τ = 0.07; solo-learn's
+    online kNN callback defaults to k = 20). k is capped at the number of training samples. Test
+    rows are processed in chunks of ``chunk_size``, on ``device`` (None: where ``train_x``
+    lives).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")

@@ -50,6 +50,9 @@ class SDMIMethod(SSLMethod):
     target_update: ClassVar[str]
     has_predictor: ClassVar[bool] = True
     ablation_keys: ClassVar[tuple[str, ...]] = ("target_update",)
+    #: how the two view orders combine: "mean" ½[ℓ(p_a, z_b) + ℓ(p_b, z_a)] (SimSiam, MoCo v2,
+    #: SDMI) or "sum" ℓ(p_a, z_b) + ℓ(p_b, z_a) (BYOL's and MoCo v3's papers and solo-learn)
+    view_reduction: ClassVar[str] = "mean"
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class SDMIMethod(SSLMethod):
         ablate: frozenset[str] = frozenset(),
         proj_hidden_dim: int = 128,
         proj_dim: int = 64,
+        pred_hidden_dim: int | None = None,
         tau_base: float = 0.99,
         tau_final: float = 1.0,
         target_lr_scale: float = 1.0,
@@ -85,7 +89,15 @@ class SDMIMethod(SSLMethod):
             raise ValueError(f"target_lr_scale must be > 0, got {target_lr_scale!r}")
         self.projector = self.make_projector(feature_dim, proj_hidden_dim, proj_dim)
         use_predictor = self.has_predictor and "predictor" not in self.ablate
-        self.predictor = self.make_predictor(proj_dim) if use_predictor else nn.Identity()
+        if pred_hidden_dim is not None and (
+            isinstance(pred_hidden_dim, bool)
+            or not isinstance(pred_hidden_dim, int)
+            or pred_hidden_dim < 1
+        ):
+            raise ValueError(f"pred_hidden_dim must be a positive integer, got {pred_hidden_dim!r}")
+        self.predictor = (
+            self.make_predictor(proj_dim, pred_hidden_dim) if use_predictor else nn.Identity()
+        )
         self.stop_grad = "stop-grad" not in self.ablate
         self.alternating = "alternating" not in self.ablate
         self.tau_base = tau_base
@@ -116,7 +128,8 @@ class SDMIMethod(SSLMethod):
     def make_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
         raise NotImplementedError
 
-    def make_predictor(self, dim: int) -> nn.Module:
+    def make_predictor(self, dim: int, hidden_dim: int | None) -> nn.Module:
+        """The predictor q: R^dim → R^dim; ``hidden_dim`` None: the method's default width."""
         raise NotImplementedError
 
     def objective(self, p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -154,7 +167,8 @@ class SDMIMethod(SSLMethod):
     def symmetric_loss(
         self, x_a: torch.Tensor, x_b: torch.Tensor, *, grad_online: bool, grad_target: bool
     ) -> torch.Tensor:
-        """½[ℓ(p_a, z_b) + ℓ(p_b, z_a)], with gradients only into the branches asked for."""
+        """½[ℓ(p_a, z_b) + ℓ(p_b, z_a)] (``view_reduction`` "sum": without the ½), with gradients
+        only into the branches asked for."""
         with torch.set_grad_enabled(grad_online):
             h_a, h_b = self.online(x_a), self.online(x_b)
             p_a, p_b = self.predictor(h_a), self.predictor(h_b)
@@ -163,7 +177,8 @@ class SDMIMethod(SSLMethod):
         else:
             with torch.set_grad_enabled(grad_target):
                 z_a, z_b = self.target(x_a), self.target(x_b)
-        return 0.5 * (self.objective(p_a, z_b) + self.objective(p_b, z_a))
+        both = self.objective(p_a, z_b) + self.objective(p_b, z_a)
+        return both if self.view_reduction == "sum" else 0.5 * both
 
     def update_blocks(self) -> list[UpdateBlock]:
         online, target = self.online_params(), self.target_params()

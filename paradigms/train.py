@@ -80,7 +80,9 @@ from paradigms.sampling import EpochSampler
 DEFAULT_STEPS = 200
 LR_SCHEDULES = ("constant", "cosine")
 #: Training-set sizes for recipes whose budget is given in epochs.
-TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000, "fashion-mnist": 60_000}
+TRAIN_SIZES = {
+    "cifar10": 50_000, "cifar100": 50_000, "fashion-mnist": 60_000, "imagenet100": 126_689,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,12 @@ class TrainConfig:
     Optimizer ``optimizer`` (sgd | lars | adamw) at peak ``lr`` (each update block scales it),
     ``weight_decay`` on weights of rank ≥ 2 only, ``momentum`` (sgd, lars), ``lars_eta`` /
     ``lars_clip``; ``warmup_steps`` of linear warm-up, then ``lr_schedule`` (constant | cosine).
-    Monitors run every ``eval_every`` steps on ``eval_pairs`` held-out pairs; the linear probe
-    (L-BFGS, ``probe_max_iter`` iterations, ``probe_train`` labelled train samples) runs at the
-    first and last evaluation and every ``probe_every``-th one in between (lines without it have no
-    ``probe_acc``); the kNN probe runs at every evaluation. ``online_probe`` (None: on for images)
+    Monitors run every ``eval_every`` steps on ``eval_pairs`` held-out pairs. The probes read the
+    backbone features of ``probe_train`` labelled train samples and ``probe_test`` test samples
+    (None, the default: the whole split, the standard protocol): the linear probe (L-BFGS,
+    ``probe_max_iter`` iterations) at the first and last evaluation and every ``probe_every``-th
+    one in between (lines without it have no ``probe_acc``), the kNN probe (k = 200, τ = 0.1) at
+    every evaluation. ``online_probe`` (None: on for images)
     trains a linear probe on the detached features of every batch. ``amp`` (bf16 autocast) and
     ``channels_last`` default to on for CUDA images; ``compile`` wraps the backbones'
     ``forward`` in ``torch.compile``. ``checkpoint_every`` (needs ``out``) and ``resume``: see the
@@ -115,7 +119,8 @@ class TrainConfig:
     ablate: frozenset[str] = frozenset()
     eval_every: int = 20
     eval_pairs: int = 512
-    probe_train: int = 512
+    probe_train: int | None = None
+    probe_test: int | None = None
     probe_every: int = 1
     probe_max_iter: int = 100
     online_probe: bool | None = None
@@ -141,13 +146,20 @@ class TrainConfig:
             "batch_size",
             "eval_every",
             "eval_pairs",
-            "probe_train",
             "probe_every",
             "probe_max_iter",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("probe_train", "probe_test"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(
+                    f"{name} must be a positive integer or None (the whole split), got {value!r}"
+                )
         if self.batch_size < 2:
             raise ValueError(
                 f"batch_size must be >= 2 (other pairs are negatives), got {self.batch_size}"
@@ -198,9 +210,12 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
     path to a JSON file of the same fields), with ``overrides`` taking precedence.
 
     Epoch budgets become steps: epochs · ⌊n_train / batch_size⌋ with n_train from
-    ``data_options["n_train"]`` or :data:`TRAIN_SIZES`.
+    ``data_options["n_train"]`` or :data:`TRAIN_SIZES`, and the monitors run once per epoch (the
+    linear probe at the first and last evaluation only). A ``batch_size`` override without an
+    ``lr`` override scales the learning rate linearly, lr · B / B_recipe (solo-learn's
+    lr × B/256: every recipe here is written for B = 256).
     """
-    from paradigms.recipes import load_recipe
+    from paradigms.recipes import list_recipes, load_recipe
 
     if name.endswith(".json"):
         path = Path(name)
@@ -208,10 +223,14 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
             raise ValueError(f"recipe file {name} does not exist")
         recipe = json.loads(path.read_text(encoding="utf-8"))
     else:
-        method, sep, data = name.partition("-")
-        if not sep:
-            raise ValueError(f"recipe name must be <method>-<data> or a .json path, got {name!r}")
-        recipe = load_recipe(method, data)
+        pairs = [(m, d) for m, d in list_recipes() if f"{m}-{d}" == name]
+        if not pairs:
+            available = ", ".join(f"{m}-{d}" for m, d in list_recipes())
+            raise ValueError(
+                f"no recipe named {name!r} (<method>-<data> or a .json path); available: "
+                f"{available}"
+            )
+        recipe = load_recipe(*pairs[0])
     opt = dict(recipe["optimizer"])
     aug = recipe["augmentation"]
     data_options = {"recipe": aug["recipe"], "crop_size": aug["crop_size"]}
@@ -232,6 +251,8 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
         if key in opt:
             fields[key] = opt[key]
     batch = int(overrides.get("batch_size", fields["batch_size"]))
+    if "lr" in fields and "lr" not in overrides:
+        fields["lr"] = fields["lr"] * batch / fields["batch_size"]
     if "epochs" in recipe:
         n_train = data_options.get("n_train") or TRAIN_SIZES.get(recipe["data"])
         if n_train is None:
@@ -242,6 +263,8 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
         per_epoch = max(1, int(n_train) // batch)
         fields["steps"] = int(recipe["epochs"]) * per_epoch
         fields["warmup_steps"] = int(recipe.get("warmup_epochs", 0)) * per_epoch
+        fields["eval_every"] = per_epoch
+        fields["probe_every"] = int(recipe["epochs"]) + 1  # L-BFGS probe: first and last only
     else:
         fields["steps"] = int(recipe["steps"])
         fields["warmup_steps"] = int(recipe.get("warmup_steps", 0))
@@ -401,11 +424,13 @@ class _Monitor:
         self, method: SSLMethod, data: SSLData, config: TrainConfig, on_eval: EvalHook | None
     ) -> None:
         n_eval = min(config.eval_pairs, data.test_x.shape[0])
-        n_probe = min(config.probe_train, data.train_x.shape[0])
+        n_probe = min(config.probe_train or data.train_x.shape[0], data.train_x.shape[0])
+        n_test = min(config.probe_test or data.test_x.shape[0], data.test_x.shape[0])
         generator = torch.Generator(device=data.test_x.device).manual_seed(config.seed + 1)
         self.method = method
         self.x_a, self.x_b = data.views(data.test_x[:n_eval], generator)
-        self.test_x, self.test_y = data.test_x[:n_eval], data.test_y[:n_eval]
+        self.pair_y = data.test_y[:n_eval]
+        self.test_x, self.test_y = data.test_x[:n_test], data.test_y[:n_test]
         self.probe_x, self.probe_y = data.train_x[:n_probe], data.train_y[:n_probe]
         self.seed = config.seed
         self.probe_max_iter = config.probe_max_iter
@@ -430,7 +455,7 @@ class _Monitor:
                 self.on_eval(step, self.method, self.x_a, self.x_b)
             try:
                 record: dict[str, Any] = {"step": step, "loss": loss}
-                record.update(collect_metrics(z_a.float(), z_b.float(), labels=self.test_y))
+                record.update(collect_metrics(z_a.float(), z_b.float(), labels=self.pair_y))
             except ValueError as err:
                 raise _Stop(f"monitors failed at step {step}: {err}") from err
             train_f = _batched_features(self.method, self.probe_x).float()
@@ -660,7 +685,9 @@ def _train(
             if manager is not None and ctx.is_main and due:
                 steps_done = losses.check(step)  # no checkpoint of a diverged run
                 extra = {
-                    "history": history, "losses": losses.state(), "config": _resume_key(config)
+                    "history": history,
+                    "losses": losses.state(),
+                    "config": _resume_key(config),
                 }
                 manager.save(step, extra=extra, **state)
     except _Stop as stop:

@@ -147,6 +147,7 @@ def train_run(key: RunKey, seed: int) -> Run:
                 method=method, ablate=ablate, seed=seed, steps=steps,
                 eval_every=max(1, steps // EVALS), progress=False,
                 probe_every=1000,  # linear probe at the first and last evaluation only
+                probe_train=512, probe_test=512,  # the claims' design (P5's n_test below)
                 method_options=dict(options), out=out,
             )  # fmt: skip
             summary = train(config, on_eval=hook)

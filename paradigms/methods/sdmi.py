@@ -47,8 +47,8 @@ class SDMI(SDMIMethod):
     def make_projector(self, in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
         return mlp_head(in_dim, hidden_dim, out_dim)
 
-    def make_predictor(self, dim: int) -> nn.Module:
-        return mlp_head(dim, dim, dim)
+    def make_predictor(self, dim: int, hidden_dim: int | None) -> nn.Module:
+        return mlp_head(dim, hidden_dim or dim, dim)
 
     def objective(self, p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if "marginal" in self.ablate:

@@ -1,7 +1,8 @@
 """SimSiam (Chen & He, CVPR 2021, Algorithm 1).
 
     z_a, z_b = h(f(x_a)), h(f(x_b))          # projector h (3 layers, BN on the output)
-    p_a, p_b = q(z_a), q(z_b)                # predictor q (2-layer bottleneck, hidden = d/4)
+    p_a, p_b = q(z_a), q(z_b)                # predictor q (2-layer bottleneck, hidden = d/4;
+                                             # solo-learn's CIFAR recipe: 512 for d = 2048)
     L = ½ D(p_a, sg(z_b)) + ½ D(p_b, sg(z_a)),   D = negative cosine
     # M-step: ξ ← θ (the target is the online network under stop-gradient)
 
@@ -54,8 +55,8 @@ class SimSiam(SDMIMethod):
             last_bn_affine=self.proj_bn_affine,
         )
 
-    def make_predictor(self, dim: int) -> nn.Module:
-        return mlp_head(dim, max(dim // 4, 1), dim)
+    def make_predictor(self, dim: int, hidden_dim: int | None) -> nn.Module:
+        return mlp_head(dim, hidden_dim or max(dim // 4, 1), dim)
 
     def objective(self, p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return negative_cosine(p, z)
