@@ -1,5 +1,17 @@
 """Training monitors on held-out pairs of embeddings: MI estimates, collapse and cluster structure.
 
+For any training loop, :func:`monitor` is the one call: two views' embeddings of the same held-out
+inputs (torch tensors, numpy arrays or nested sequences, [N, d]; d is read from them) give
+
+    >>> from paradigms.monitors import monitor
+    >>> metrics = monitor(z_a, z_b, labels=y)      # dict of floats, plus "collapsed" (bool)
+
+``mi_cosdv``, ``mi_infonce``, ``mi_jsd`` (nats, a fixed cosine critic, :func:`mi_estimates`),
+``embed_std``, ``effective_rank`` (RankMe), ``embedding_dim``, ``collapsed``
+(:func:`is_collapsed`) and, with labels, ``cluster_separation``. With ``z_b=None`` only the
+collapse read-outs of ``z_a``. ``paradigms.logging`` writes these to CSV or TensorBoard and
+``paradigms.lightning`` runs them from a PyTorch Lightning callback.
+
 All functions run without gradients and return Python floats (or a dict of them). MI values are in
 nats. The metric names are the training-metrics contract of DESIGN.md §5: ``mi_cosdv``,
 ``mi_infonce``, ``mi_jsd``, ``embed_std``, ``effective_rank`` (and ``cluster_separation``).
@@ -8,7 +20,10 @@ nats. The metric names are the training-metrics contract of DESIGN.md §5: ``mi_
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -258,6 +273,68 @@ def collect_metrics(
     return metrics
 
 
+def _as_embeddings(z: object, name: str) -> torch.Tensor:
+    """A torch tensor [N, d] from a tensor, a numpy array or a nested sequence of numbers."""
+    if isinstance(z, torch.Tensor):
+        return z
+    if isinstance(z, np.ndarray) or isinstance(z, Sequence):
+        array = np.asarray(z)
+        if array.dtype == object or not (
+            np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+        ):
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
+    raise TypeError(
+        f"{name} must be a torch tensor, a numpy array or a sequence of rows, got "
+        f"{type(z).__name__}"
+    )
+
+
+def _as_labels(labels: object, n: int) -> torch.Tensor:
+    y = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class labels, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"labels must be a vector of {n} labels (one per row), got {tuple(y.shape)}")
+    return y
+
+
+@torch.no_grad()
+def monitor(
+    z_a: Any,
+    z_b: Any = None,
+    *,
+    labels: Any = None,
+    temperature: float = 0.1,
+) -> dict[str, float | int | bool]:
+    """Every monitor on held-out embeddings, for any training loop (module docstring).
+
+    ``z_a``, ``z_b``: [N, d] embeddings of two views of the same N held-out inputs (row i of each
+    is one pair; for SDMI pass the online prediction and the target embedding, as
+    :func:`collect_metrics`), as torch tensors (any device, any float dtype), numpy arrays or
+    nested sequences; d is read from them. ``labels`` (optional, [N] integers) adds
+    ``cluster_separation``. ``z_b=None``: collapse read-outs of ``z_a`` only. Returns floats
+    (MI in nats), ``embedding_dim`` (int) and ``collapsed`` (bool, :func:`is_collapsed`).
+    """
+    a = _check_embeddings(_as_embeddings(z_a, "z_a"), "z_a")
+    y = None if labels is None else _as_labels(labels, a.shape[0]).to(a.device)
+    if z_b is None:
+        metrics: dict[str, float | int | bool] = {
+            "embed_std": embed_std(a), "effective_rank": effective_rank(a),
+        }  # fmt: skip
+        if y is not None:
+            metrics["cluster_separation"] = cluster_separation(a, y)
+    else:
+        b = _check_embeddings(_as_embeddings(z_b, "z_b"), "z_b").to(a.device)
+        metrics = dict(collect_metrics(a, b, labels=y, temperature=temperature))
+    dim = int(a.shape[1])
+    metrics["embedding_dim"] = dim
+    metrics["collapsed"] = is_collapsed(
+        float(metrics["embed_std"]), float(metrics["effective_rank"]), dim
+    )
+    return metrics
+
+
 __all__ = [
     "cluster_separation",
     "collect_metrics",
@@ -265,4 +342,5 @@ __all__ = [
     "embed_std",
     "is_collapsed",
     "mi_estimates",
+    "monitor",
 ]
