@@ -295,7 +295,9 @@ def _as_labels(labels: object, n: int) -> torch.Tensor:
     if y.is_floating_point() or y.dtype == torch.bool:
         raise TypeError(f"labels must be integer class labels, got dtype {y.dtype}")
     if y.shape != (n,):
-        raise ValueError(f"labels must be a vector of {n} labels (one per row), got {tuple(y.shape)}")
+        raise ValueError(
+            f"labels must be a vector of {n} labels (one per row), got shape {tuple(y.shape)}"
+        )
     return y
 
 

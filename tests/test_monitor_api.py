@@ -165,7 +165,7 @@ def test_lightning_callback_logs_mi_and_collapse_of_a_lightly_model(tmp_path: Pa
         assert math.isfinite(float(row["monitor/mi_infonce"]))
         assert row["monitor/collapsed"] in ("0", "0.0")
     # the logged values are monitor() of the module's embeddings at that point
-    a, b, y = _pairs(n=128)
+    a, b, _ = _pairs(n=128)
     module.eval()
     with torch.no_grad():
         direct = monitor(module(torch.from_numpy(a).float()), module(torch.from_numpy(b).float()))
