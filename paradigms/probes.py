@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from paradigms.optim import OptimizerConfig, build_optimizer
+
 #: A training column whose std is at most this fraction of its largest magnitude is constant up to
 #: float32 rounding (machine epsilon 1.2e-7, a few roundings through a network) and carries no
 #: signal; the linear probe drops it.
@@ -197,15 +199,24 @@ def knn_accuracy(
 
 
 class OnlineLinearProbe(nn.Module):
-    """A linear classifier trained on detached features alongside SSL training.
+    """A linear classifier trained on detached features alongside SSL training (solo-learn's
+    online classifier: ``nn.Linear`` on ``feats.detach()``, cross-entropy, no weight decay).
 
-    Features pass through an affine-free batch norm (running statistics at eval time) and a linear
-    layer; the probe owns its optimizer (Adam, ``lr``), so it never touches the encoder's gradients
-    or optimizer state. Call :meth:`update` once per training step with the batch's features and
-    labels, and :meth:`accuracy` on held-out features for evaluation.
+    The probe owns its optimizer, so it never touches the encoder's gradients or optimizer state:
+    ``optimizer`` (an :class:`paradigms.optim.OptimizerConfig`; None: AdamW at ``lr``, no weight
+    decay). The training loop gives it the run's optimizer at the recipe's classifier lr and the
+    run's warm-up + cosine schedule, as solo-learn does. Call :meth:`update` once per training step
+    with the batch's features and labels, and :meth:`accuracy` on held-out features.
     """
 
-    def __init__(self, in_features: int, num_classes: int, lr: float = 1e-3) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        lr: float = 1e-3,
+        *,
+        optimizer: OptimizerConfig | None = None,
+    ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("num_classes", num_classes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -216,9 +227,9 @@ class OnlineLinearProbe(nn.Module):
             raise ValueError(f"lr must be a positive finite number, got {lr!r}")
         self.in_features = in_features
         self.num_classes = num_classes
-        self.norm = nn.BatchNorm1d(in_features, affine=False)
         self.linear = nn.Linear(in_features, num_classes)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr, fused=True)  # no host reads
+        config = optimizer or OptimizerConfig(name="adamw", lr=lr, weight_decay=0.0)
+        self.optimizer = build_optimizer(self.linear, config)  # fused/foreach: no host reads
 
     def _check(self, features: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if not isinstance(features, torch.Tensor) or not features.is_floating_point():
@@ -242,18 +253,15 @@ class OnlineLinearProbe(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Logits [N, num_classes] of the detached features."""
-        return self.linear(self.norm(self._check(features)))
+        return self.linear(self._check(features))
 
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """One Adam step on the cross-entropy of a training batch; returns the loss (nats, a 0-d
-        tensor on the features' device: reading it is left to the caller, so the step does not
-        wait for the device)."""
+        """One optimizer step on the cross-entropy of a training batch; returns the loss (nats, a
+        0-d tensor on the features' device: reading it is left to the caller, so the step does
+        not wait for the device)."""
         x = self._check(features, labels)
-        if x.shape[0] < 2:
-            raise ValueError("update needs a batch of at least 2 samples (batch-norm statistics)")
-        self.train()
         with torch.enable_grad():
-            loss = F.cross_entropy(self.linear(self.norm(x)), labels.to(x.device))
+            loss = F.cross_entropy(self.linear(x), labels.to(x.device))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -261,12 +269,9 @@ class OnlineLinearProbe(nn.Module):
 
     @torch.no_grad()
     def accuracy(self, features: torch.Tensor, labels: torch.Tensor) -> float:
-        """Fraction of correct predictions in eval mode (running batch-norm statistics)."""
+        """Fraction of correct predictions on held-out features."""
         x = self._check(features, labels)
-        was_training = self.training
-        self.eval()
-        pred = self.linear(self.norm(x)).argmax(dim=1)
-        self.train(was_training)
+        pred = self.linear(x).argmax(dim=1)
         return float((pred == labels.to(x.device)).float().mean())
 
 

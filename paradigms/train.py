@@ -21,7 +21,9 @@ cosine decay to 0. Images (:mod:`paradigms.image_data`): the whole data set sits
 both views are augmented there in one batched call; on CUDA the loss runs under bf16 autocast (the
 objectives upcast embeddings, so loss statistics are fp32), with channels_last activations and
 optionally ``torch.compile``-d backbones. An online linear probe (``probes.OnlineLinearProbe``) is
-trained on the detached backbone features of the first view at every step (``online_probe_acc``).
+trained on the detached backbone features of the first view at every step (``online_probe_acc``),
+as solo-learn's online classifier: the run's optimizer and schedule at ``online_probe_lr``
+(the recipes' classifier lr), no weight decay.
 
 Checkpoints (:mod:`paradigms.checkpoint`): every ``checkpoint_every`` steps into
 ``out/checkpoints`` and after the last step; with ``resume`` the run continues from the newest
@@ -53,7 +55,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +255,8 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
     batch = int(overrides.get("batch_size", fields["batch_size"]))
     if "lr" in fields and "lr" not in overrides:
         fields["lr"] = fields["lr"] * batch / fields["batch_size"]
+    if "classifier_lr" in recipe and "online_probe_lr" not in overrides:  # scaled the same way
+        fields["online_probe_lr"] = recipe["classifier_lr"] * batch / fields["batch_size"]
     if "epochs" in recipe:
         n_train = data_options.get("n_train") or TRAIN_SIZES.get(recipe["data"])
         if n_train is None:
@@ -576,8 +580,16 @@ def _train(
     if config.online_probe if config.online_probe is not None else images:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed + 2)  # the probe's initialization, like the model's
-            probe = OnlineLinearProbe(method.feature_dim, data.num_classes, config.online_probe_lr)
+            probe_optimizer = replace(
+                config.optimizer_config(), lr=config.online_probe_lr, weight_decay=0.0
+            )  # solo-learn: the run's optimizer and schedule at the classifier lr, no decay
+            probe = OnlineLinearProbe(
+                method.feature_dim, data.num_classes, optimizer=probe_optimizer
+            )
         probe.to(device)
+        probe_scheduler = build_scheduler(
+            probe.optimizer, config.steps, config.warmup_steps, final_ratio
+        )
     monitor = _Monitor(method, data, config, on_eval)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     sampler = EpochSampler(data.train_x.shape[0], config.batch_size, config.seed, device)
@@ -587,12 +599,14 @@ def _train(
     if out is not None and (config.checkpoint_every is not None or config.resume):
         manager = CheckpointManager(out / "checkpoints", config.checkpoint_every or config.steps)
     opt_parts: dict[str, Any] = {f"block{i}": opt for i, opt in enumerate(optimizers)}
+    sched_parts: dict[str, Any] = {f"block{i}": s for i, s in enumerate(schedulers)}
     if probe is not None:
         opt_parts.update(probe=probe, probe_optimizer=probe.optimizer)
+        sched_parts.update(probe=probe_scheduler)
     state = {
         "model": method,
         "optimizer": _StateBundle(opt_parts),
-        "scheduler": _StateBundle({f"block{i}": s for i, s in enumerate(schedulers)}),
+        "scheduler": _StateBundle(sched_parts),
         "generators": {"data": generator},
     }
 
@@ -662,6 +676,7 @@ def _train(
                     scheduler.step()
             if probe is not None and tap.features is not None:
                 probe.update(tap.features[: config.batch_size], data.train_y[index])
+                probe_scheduler.step()
             method.after_step((step - 1) / config.steps)  # τ_base at the first update
             steps_done = step
             bar.update(1)

@@ -5,8 +5,8 @@ build_backbone`), ``batch_size``, a budget (``epochs`` + ``warmup_epochs``, or `
 ``warmup_steps``), ``optimizer`` (the fields of :class:`paradigms.optim.OptimizerConfig`),
 ``augmentation`` (``recipe`` and ``crop_size`` of :func:`paradigms.image_augment.
 augmentation_recipe`), ``method_options`` (keyword arguments of the method class),
-``sync_batchnorm``, ``source`` (where the numbers come from) and optional ``notes`` (known
-differences from the source).
+``sync_batchnorm``, ``source`` (where the numbers come from), optional ``classifier_lr`` (the
+online linear probe's learning rate) and optional ``notes`` (known differences from the source).
 """
 
 from __future__ import annotations
