@@ -516,6 +516,7 @@ def load_ssl_data(
     n_test: int | None = None,
     image_size: int | None = None,
     blur: bool | None = None,
+    size: int | None = None,
 ) -> object:
     """An image data set as ``paradigms.data.SSLData`` (the training loop's data type).
 
@@ -523,7 +524,8 @@ def load_ssl_data(
     the named augmentation recipe (:func:`paradigms.image_augment.augmentation_recipe`;
     ``augment_b`` is None when both views share one configuration) with output ``crop_size``
     (default: the image size).
-    ``n_train`` / ``n_test`` keep a seeded random subset. Image folders are read into memory at
+    ``n_train`` / ``n_test`` keep a seeded random subset; ``size`` is FakeData's number of images
+    per split (default 512). Image folders are read into memory at
     ``image_size`` (default 64): meant for small folders; big ones need a ``DataLoader`` over
     :class:`ImageFolderDataset`.
     """
@@ -538,6 +540,7 @@ def load_ssl_data(
             split,
             seed=seed,
             image_size=image_size if image_size is not None or ":" not in name else 64,
+            **({"size": size} if size is not None else {}),
         )
         keep = None
         if limit is not None:

@@ -85,16 +85,18 @@ def _gpu_check_main():
     return module.main
 
 
-@pytest.mark.slow
 def test_gpu_check_script_cpu_smoke(tmp_path):
-    """The GPU check script's ResNet-18 SimCLR path runs end to end on CPU (--tiny)."""
+    """The GPU check runs train() itself on a recipe, end to end on CPU (--tiny)."""
     import json
 
     out = tmp_path / "gpu_check.json"
-    assert _gpu_check_main()(["--device", "cpu", "--tiny", "--methods", "simclr-plain",
+    assert _gpu_check_main()(["--device", "cpu", "--tiny", "--methods", "byol",
                               "--out", str(out)]) == 0
-    result = json.loads(out.read_text())["results"][0]
-    assert result["method"] == "simclr-plain" and result["finite"] and result["steps"] == 3
+    results = json.loads(out.read_text())["results"]
+    assert [r["method"] for r in results] == ["byol"]
+    for r in results:
+        assert r["finite"] and r["steps"] == [2, 4] and r["image_pairs_per_s"] > 0
+        assert r["online_probe_acc"] is not None and r["knn_acc"] is not None
 
 
 @pytest.mark.gpu
@@ -103,7 +105,7 @@ def test_gpu_check_script_on_cuda(tmp_path):
     import json
 
     out = tmp_path / "gpu_check.json"
-    args = ["--methods", "simclr-plain", "--seconds", "10", "--max-steps", "30", "--out", str(out)]
+    args = ["--methods", "simclr", "--steps", "5", "15", "--out", str(out)]
     assert _gpu_check_main()(args) == 0
     result = json.loads(out.read_text())["results"][0]
-    assert result["images_per_s"] > 0 and result["peak_mem_gib"] > 0
+    assert result["image_pairs_per_s"] > 0 and result["peak_mem_gib"] > 0

@@ -236,7 +236,8 @@ def test_learning_rate_scales_with_the_batch_as_solo_learn() -> None:
     assert config_from_recipe("byol-cifar10", batch_size=128, lr=0.7).lr == pytest.approx(0.7)
     # the online classifier's lr (solo-learn's classifier_lr) scales the same way
     assert config_from_recipe("mocov3-cifar10").online_probe_lr == pytest.approx(0.3)
-    assert config_from_recipe("simclr-cifar10", batch_size=512).online_probe_lr == pytest.approx(0.2)
+    big_batch = config_from_recipe("simclr-cifar10", batch_size=512)
+    assert big_batch.online_probe_lr == pytest.approx(0.2)
 
 
 def test_recipes_evaluate_once_per_epoch_with_the_linear_probe_at_the_end() -> None:
