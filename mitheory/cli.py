@@ -100,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         "tinyimagenet, imagenet100 or imagefolder:PATH",
     )
     tr.add_argument("--data-root", default=None, help="folder holding the data set's files")
-    tr.add_argument("--backbone", default=None, help="mlp (default), smallcnn, resnet18, resnet50")
+    tr.add_argument(
+        "--backbone",
+        default=None,
+        help="mlp, smallcnn, resnet18, resnet50 (default: mlp for vectors, smallcnn for images)",
+    )
     tr.add_argument(
         "--recipe",
         default=None,

@@ -12,7 +12,9 @@ held-out pairs: MI by cos-DV, InfoNCE and JSD with the fixed cosine critic (τ =
 l2-normalized embeddings, effective rank, cluster separation, and linear-probe and kNN accuracy of
 the backbone features. Each evaluation is one line of ``metrics.jsonl``; ``summary.json`` holds the
 final values, ``mi_monotonicity`` (Spearman ρ of cos-DV MI against step), ``collapsed``
-(``paradigms.monitors.is_collapsed`` on the final embeddings), ``status`` ("ok" or "stopped") and
+(``paradigms.monitors.is_collapsed`` on the final embeddings), ``collapsed_at_init`` (the same rule
+on the step-0 embeddings: a random-init small CNN can already read as collapsed, and the command
+line says so), ``status`` ("ok" or "stopped") and
 ``reason``. A non-finite loss or embedding stops the run cleanly.
 
 Optimizers (:mod:`paradigms.optim`): SGD / LARS / AdamW over parameter groups without weight decay
@@ -137,7 +139,7 @@ class TrainConfig:
     resume: bool = False
     out: str | None = None
     progress: bool = True
-    backbone: str = "mlp"
+    backbone: str | None = None
     backbone_options: dict[str, Any] = field(default_factory=dict)
     method_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
@@ -302,12 +304,22 @@ def _device(name: str) -> torch.device:
     return device
 
 
+def resolve_backbone(name: str | None, input_shape: tuple[int, ...]) -> str:
+    """The backbone to build: ``name``, or by default ``smallcnn`` for images [C, H, W] and
+    ``mlp`` for vectors."""
+    if name is not None:
+        return name
+    return "smallcnn" if len(input_shape) == 3 else "mlp"
+
+
 def build_method(config: TrainConfig, data: SSLData) -> SSLMethod:
     """The configured method on a fresh backbone, initialized from ``config.seed``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         backbone, feature_dim = build_backbone(
-            config.backbone, input_shape=data.input_shape, **config.backbone_options
+            resolve_backbone(config.backbone, data.input_shape),
+            input_shape=data.input_shape,
+            **config.backbone_options,
         )
         cls = get_method(config.method)
         return cls(backbone, feature_dim, ablate=config.ablate, **config.method_options)
@@ -725,6 +737,7 @@ def _train(
         "steps_done": steps_done,
         "resumed_from": start_step,
         "world_size": ctx.world_size,
+        "backbone": resolve_backbone(config.backbone, data.input_shape),
         "status": status,
         "reason": reason,
         **{k: v for k, v in final.items() if k not in ("step", "loss")},
@@ -738,6 +751,11 @@ def _train(
         ),
         "collapsed": is_collapsed(
             final["embed_std"], final["effective_rank"], final["embedding_dim"]
+        )
+        if history
+        else None,
+        "collapsed_at_init": is_collapsed(
+            history[0]["embed_std"], history[0]["effective_rank"], history[0]["embedding_dim"]
         )
         if history
         else None,
@@ -804,6 +822,15 @@ def run_from_cli(args: argparse.Namespace) -> int:
     if summary["status"] != "ok":
         print(f"mitheory train: stopped: {summary['reason']}", file=sys.stderr)
         return 1
+    if summary["collapsed_at_init"]:
+        init = summary["initial"]
+        print(
+            f"mitheory train: note: the embeddings read as collapsed already at random "
+            f"initialization (effective rank {init['effective_rank']:.1f} of "
+            f"{init['embedding_dim']}, std {init['embed_std']:.3g}); 'collapsed' at the end is "
+            "only informative if training moved away from that",
+            file=sys.stderr,
+        )
     print(
         f"{config.method}: MI(cos-DV) {summary['mi_cosdv']:.3f} nats, "
         f"probe {summary['probe_acc']:.3f}, "

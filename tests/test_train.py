@@ -258,3 +258,33 @@ def test_train_help_names_an_attribute_that_exists() -> None:
     assert "paradigms.methods.METHODS" in method.help
     registry = getattr(importlib.import_module(module), attr)
     assert all(name in method.help for name in registry)
+
+
+def test_default_backbone_follows_the_data(tmp_path: Path) -> None:
+    """Images get the small CNN by default (``--data digits`` used to fail with the MLP)."""
+    summary = train(small_config(tmp_path, data="digits", steps=2, eval_every=2, data_options={}))
+    assert summary["status"] == "ok" and summary["backbone"] == "smallcnn"
+    assert train(small_config(tmp_path / "v", steps=2, eval_every=2))["backbone"] == "mlp"
+
+
+def test_collapse_at_initialization_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary applies the collapse rule to the step-0 embeddings too, and the command line
+    warns when a run starts out collapsed (a random-init CNN can: RankMe 1.5 on Fashion-MNIST)."""
+    summary = train(small_config(tmp_path / "a", steps=2, eval_every=2))
+    initial = summary["initial"]
+    from paradigms.monitors import is_collapsed
+
+    dim = initial["embedding_dim"]
+    expected = is_collapsed(initial["embed_std"], initial["effective_rank"], dim)
+    assert summary["collapsed_at_init"] is expected is False
+    from paradigms import train as train_module
+
+    collapsed_start = {**summary, "collapsed_at_init": True,
+                       "initial": {**initial, "effective_rank": 1.5}}  # fmt: skip
+    monkeypatch.setattr(train_module, "train", lambda config: collapsed_start)
+    assert main(["train", "--method", "jmi", "--steps", "2", "--out", str(tmp_path / "b"),
+                 "--no-progress"]) == 0  # fmt: skip
+    note = "collapsed already at random initialization (effective rank 1.5"
+    assert note in capsys.readouterr().err
