@@ -20,9 +20,11 @@ on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -299,6 +301,75 @@ def average_gradients(params: Sequence[torch.Tensor]) -> None:
     for g in grads:
         g.copy_(flat[offset : offset + g.numel()].view_as(g))
         offset += g.numel()
+
+
+#: bucket size of :class:`GradientReducer`, DDP's default (``bucket_cap_mb=25``)
+BUCKET_BYTES = 25 * 2**20
+
+
+class GradientReducer:
+    """Averages gradients over ranks while the backward pass is still running, as DDP's reducer.
+
+    A post-accumulate hook on each parameter puts its gradient into the current bucket as soon as
+    it is final; a bucket of ``bucket_bytes`` is flattened and all-reduced asynchronously at once,
+    so communication overlaps the rest of the backward pass. :meth:`finish` (before the optimizer
+    step) launches the last partial bucket, waits for all of them and writes the means back. Only
+    gradients produced inside :meth:`collecting` are reduced — exactly the parameters that the
+    block's backward reached, the ones :func:`average_gradients` would average. Hooks fire in the
+    autograd graph's order, the same on every rank, so buckets match across ranks. The result
+    equals :func:`average_gradients` up to float summation order.
+    """
+
+    def __init__(self, params: Iterable[nn.Parameter], bucket_bytes: int = BUCKET_BYTES) -> None:
+        self.bucket_bytes = int(bucket_bytes)
+        self.active = False
+        self._bucket: list[torch.Tensor] = []
+        self._size = 0
+        self._pending: list[tuple[Any, torch.Tensor, list[torch.Tensor]]] = []
+        self._handles = [
+            p.register_post_accumulate_grad_hook(self._ready) for p in params if p.requires_grad
+        ]
+
+    def _ready(self, param: nn.Parameter) -> None:
+        if not self.active or param.grad is None:
+            return
+        self._bucket.append(param.grad)
+        self._size += param.grad.numel() * param.grad.element_size()
+        if self._size >= self.bucket_bytes:
+            self._launch()
+
+    def _launch(self) -> None:
+        grads, self._bucket, self._size = self._bucket, [], 0
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        work = dist.all_reduce(flat, op=dist.ReduceOp.SUM, async_op=True)
+        self._pending.append((work, flat, grads))
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Reduce the gradients produced inside this context (wrap ``loss.backward()``)."""
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+
+    def finish(self) -> None:
+        """Launch the last bucket, wait for every all-reduce and write the means back."""
+        if self._bucket:
+            self._launch()
+        world = dist.get_world_size()
+        for work, flat, grads in self._pending:
+            work.wait()
+            flat /= world
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset : offset + g.numel()].view_as(g))
+                offset += g.numel()
+        self._pending.clear()
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
 
 
 def wrap_ddp(model: nn.Module, ctx: DistContext, **kwargs: object) -> nn.Module:

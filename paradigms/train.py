@@ -582,6 +582,7 @@ def _train(
     amp = _auto(config.amp, device)
     method.train()
     tap = _BackboneTap(method, names, gather=ctx.is_distributed)
+    reducer = dist_utils.GradientReducer(method.parameters()) if ctx.is_distributed else None
     blocks = method.update_blocks()
     optimizers = [build_optimizer(b.params, config.optimizer_config(b.lr_scale)) for b in blocks]
     final_ratio = 1.0 if config.lr_schedule == "constant" else 0.0
@@ -682,8 +683,12 @@ def _train(
                     with autocast:
                         loss = block.loss(x_a, x_b).float()
                     losses.add(step, i, loss.detach())
-                    loss.backward()
-                    dist_utils.average_gradients(block.params)
+                    if reducer is None:
+                        loss.backward()
+                    else:  # all-reduce buckets overlap the backward pass
+                        with reducer.collecting():
+                            loss.backward()
+                        reducer.finish()
                     optimizer.step()
                     scheduler.step()
             if probe is not None and tap.features is not None:
