@@ -168,6 +168,7 @@ def test_overlapped_bucket_reducer_equals_single_process(ddp_results):
     for rank in range(WORLD):
         loss, grads, in_flight = ddp_results[rank]["ntxent_reducer"]
         assert in_flight == 2
+        assert loss == pytest.approx(ref_loss, abs=1e-5, rel=0)  # gathered: the full-batch loss
         for g, r in zip(grads, ref_grads, strict=True):
             torch.testing.assert_close(g, r, atol=1e-5, rtol=0)
 
