@@ -8,9 +8,12 @@ Budget (the same for every method; BYOL's EMA rate is set for it, see ``METHOD_O
 seeded subset of ``--n-train`` Fashion-MNIST training images, small CNN of width ``--width``
 (feature dim 4·width), one CPU thread. The claim's comparison is paired: for a given seed every
 method starts from the *same* randomly initialised backbone (``build_method`` seeds the backbone
-first), whose linear-probe accuracy is the step-0 evaluation of the run. The probe is the loop's
-offline linear probe (L-BFGS, multinomial logistic regression) on ``--probe-train`` labelled
-training images, scored on ``--n-test`` held-out images.
+first), whose linear-probe accuracy is the step-0 evaluation of the run. The probes follow the
+standard protocol: the loop's offline linear probe (L-BFGS, multinomial logistic regression) on
+the backbone features of all ``--n-train`` training images (``--probe-train`` fewer, if given),
+scored on all ``--n-test`` test images (default: the whole 10,000-image test split), and the
+weighted kNN (k = 200, τ = 0.1) on the same features, reported alongside; the MI monitors read
+min(``--n-test``, 2048) held-out pairs.
 
 Verdict per method (S = 3 seeds): with d_s = acc_trained(s) − acc_random(s), pass when
 mean(d) > 3·sd(d)/√S — the margin is three standard errors of the mean paired gain away from 0;
@@ -60,7 +63,7 @@ def p6_config(method: str, seed: int, args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size,
         lr=args.lr,
         eval_every=args.steps,
-        eval_pairs=args.n_test,
+        eval_pairs=min(args.n_test, 2048),
         probe_train=args.probe_train,
         seed=seed,
         progress=False,
@@ -79,6 +82,8 @@ def verdict(rows: list[dict], n_test: int) -> dict:
     margin = statistics.fmean(diffs)
     collapsed = sum(bool(r["collapsed"]) for r in rows)
     return {
+        "knn_trained": statistics.fmean(r["knn_acc"] for r in rows),
+        "knn_random": statistics.fmean(r["initial"]["knn_acc"] for r in rows),
         "trained": p,
         "trained_sd": statistics.stdev(trained) if len(trained) > 1 else None,
         "random": statistics.fmean(random_init),
@@ -105,18 +110,20 @@ def _num(value: float | None) -> str:
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
     lines = [
         f"P6 budget per run: {args.steps} steps × batch {args.batch_size} ({args.recipe} views), "
-        f"small CNN width {args.width}, {args.n_train} train images, probe on {args.probe_train} "
-        f"labels, tested on {args.n_test}; seeds {args.seeds}; 1 CPU thread.",
+        f"small CNN width {args.width}, {args.n_train} train images, probes on "
+        f"{args.probe_train or args.n_train} labels, tested on {args.n_test}; seeds {args.seeds}; "
+        "1 CPU thread.",
         "",
         "| method | probe acc (trained) | random init | margin ± sd | 3·sd/√S | SE_bin | collapsed "
-        "| s/run | pass |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| kNN trained / random | s/run | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in results.items():
         lines.append(
             f"| {name} | {v['trained']:.4f} ± {_num(v['trained_sd'])} | {v['random']:.4f} | "
             f"{v['margin']:+.4f} ± {_num(v['margin_sd'])} | {_num(v['threshold'])} | "
-            f"{v['se_bin']:.4f} | {v['collapsed_runs']} | {v['seconds']:.0f} | "
+            f"{v['se_bin']:.4f} | {v['collapsed_runs']} | "
+            f"{v['knn_trained']:.4f} / {v['knn_random']:.4f} | {v['seconds']:.0f} | "
             f"{'yes' if v['pass'] else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
@@ -151,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--recipe", default="simclr")
     parser.add_argument("--n-train", type=int, default=20000)
-    parser.add_argument("--n-test", type=int, default=5000)
-    parser.add_argument("--probe-train", type=int, default=5000)
+    parser.add_argument("--n-test", type=int, default=10000)
+    parser.add_argument("--probe-train", type=int, default=None,
+                        help="labelled training images for the probes (default: all --n-train)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--threads", type=int, default=1)
