@@ -305,23 +305,38 @@ def color_jitter(
 ) -> torch.Tensor:
     """Jitter the samples where ``apply``; ``factors`` [B, 4] = (b, c, s, h), ``order`` [B, 4].
 
-    Pass k applies operation ``order[:, k]`` (0 brightness, 1 contrast, 2 saturation, 3 hue) to
-    each sample, so every sample gets its own random order. The three linear operations share one
-    :func:`_linear_colour` call per pass (identity coefficients for samples doing something else).
+    Each sample applies the operations ``order[i]`` (0 brightness, 1 contrast, 2 saturation,
+    3 hue) in its own random order. The hue rotation, the costly one, runs once over the batch:
+    every sample first takes the linear operations that precede its hue step (three
+    :func:`_linear_colour` passes, identity coefficients where a sample has fewer), then the hue
+    step, then the linear operations after it (three more passes). Identity passes are exact
+    (1·x + 0, clamped inside [0, 1]), so each sample gets the same arithmetic as four passes in
+    its order would give.
     """
     one = torch.ones_like(factors[:, 0])
     zero = torch.zeros_like(one)
     colour = x.shape[1] == 3
-    for k in range(4):
-        op = torch.where(apply, order[:, k], torch.full_like(order[:, k], -1))
-        f = factors.gather(1, order[:, k : k + 1].clamp(0, 2))[:, 0]
+    none = torch.full_like(order[:, 0], -1)
+    hue_at = (order == 3).int().argmax(dim=1)  # position of the hue step in each sample's order
+
+    def linear(x: torch.Tensor, position: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        ops = order.gather(1, position.clamp(0, 3).unsqueeze(1))[:, 0]
+        op = torch.where(apply & valid, ops, none)
+        f = factors.gather(1, ops.clamp(0, 2).unsqueeze(1))[:, 0]
         is_b, is_c, is_s = op == 0, op == 1, (op == 2) & colour
         alpha = torch.where(is_b | is_c | is_s, f, one)
         beta = torch.where(is_c, 1 - f, zero)
         gamma = torch.where(is_s, 1 - f, zero)
-        x = _linear_colour(x, alpha, beta, gamma)
-        if colour:
-            x = torch.where(_per_sample(op == 3), adjust_hue(x, factors[:, 3]), x)
+        return _linear_colour(x, alpha, beta, gamma)
+
+    for j in range(3):  # the linear steps before the hue step
+        position = torch.full_like(hue_at, j)
+        x = linear(x, position, position < hue_at)
+    if colour:
+        x = torch.where(_per_sample(apply), adjust_hue(x, factors[:, 3]), x)
+    for j in range(3):  # and after it
+        position = hue_at + 1 + j
+        x = linear(x, position, position < 4)
     return x
 
 

@@ -103,6 +103,48 @@ def test_colour_ops_match_torchvision_per_sample(ours, theirs, factors):
     torch.testing.assert_close(ours(x, f), ref, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+def test_color_jitter_applies_each_samples_own_order_as_torchvision(channels):
+    """The batched jitter (one hue pass) equals torchvision's ops applied one image at a time in
+    that image's order, for all 24 orders, with jitter off for some images (1e-5: the HSV path)."""
+    import itertools
+
+    orders = torch.tensor(list(itertools.permutations(range(4))) * 2)  # 48 images, every order
+    n = orders.shape[0]
+    g = _gen(5)
+    x = torch.rand(n, channels, 8, 8, generator=g)
+    factors = torch.stack(
+        [0.6 + 0.8 * torch.rand(n, generator=g) for _ in range(3)]
+        + [0.2 * torch.rand(n, generator=g) - 0.1],
+        dim=1,
+    )
+    apply = torch.rand(n, generator=g) < 0.8
+    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
+    expected = []
+    for i in range(n):
+        image = x[i]
+        if apply[i]:
+            for op in orders[i].tolist():
+                if channels == 3 or op in (0, 1):  # saturation and hue need colour
+                    image = ops[op](image, float(factors[i, op]))
+        expected.append(image)
+    got = A.color_jitter(x.clone(), apply, factors, orders)
+    torch.testing.assert_close(got, torch.stack(expected), atol=1e-5, rtol=0)
+
+
+def test_color_jitter_computes_the_hue_once():
+    """The hue rotation (its amax/amin) runs once per call, not once per pass."""
+    from paradigms.profiling import count_aten_ops
+
+    n = 16
+    order = torch.stack([torch.randperm(4, generator=_gen(i)) for i in range(n)])
+    factors = torch.full((n, 4), 0.5)
+    factors[:, 3] = 0.05
+    with count_aten_ops() as ops:
+        A.color_jitter(torch.rand(n, 3, 8, 8), torch.ones(n, dtype=torch.bool), factors, order)
+    assert ops.ops["aten::amax"] == 1 and ops.ops["aten::amin"] == 1
+
+
 def test_gaussian_blur_matches_torchvision():
     x = torch.rand(4, 3, 12, 12, generator=_gen(5))
     sigma = torch.tensor([0.2, 0.7, 1.3, 2.0])
