@@ -17,6 +17,9 @@ Learning rate: linear warm-up from lr/warmup to lr over ``warmup_steps`` steps, 
 to ``final_lr_ratio``·lr at ``total_steps``:
     lr(k) = lr (k + 1)/W                                          for k < W
     lr(k) = lr [ρ + (1 − ρ) ½ (1 + cos(π (k − W)/(K − W)))]        for W ≤ k ≤ K.
+With a warm-up start ratio s (solo-learn's ``warmup_start_lr`` = s·lr, Lightning-Bolts'
+``LinearWarmupCosineAnnealingLR``) the warm-up is lr(k) = lr [s + k (1 − s)/(W − 1)] instead,
+from s·lr at k = 0 to lr at k = W − 1.
 
 EMA momentum (BYOL): τ(k) = 1 − (1 − τ_base) (cos(π k/K) + 1)/2, from τ_base at k = 0 to 1 at K.
 """
@@ -161,11 +164,19 @@ def build_optimizer(
 
 
 def warmup_cosine_factor(
-    step: int, total_steps: int, warmup_steps: int, final_lr_ratio: float = 0.0
+    step: int,
+    total_steps: int,
+    warmup_steps: int,
+    final_lr_ratio: float = 0.0,
+    start_ratio: float | None = None,
 ) -> float:
     """lr(step)/lr of the warm-up + cosine schedule (module docstring); 1 at the end of warm-up."""
     if step < warmup_steps:
-        return (step + 1) / warmup_steps
+        if start_ratio is None:
+            return (step + 1) / warmup_steps
+        if warmup_steps == 1:
+            return 1.0
+        return start_ratio + step * (1.0 - start_ratio) / (warmup_steps - 1)
     span = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / span)
     return final_lr_ratio + (1 - final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
@@ -178,9 +189,12 @@ class WarmupCosine:
     total_steps: int
     warmup_steps: int
     final_lr_ratio: float = 0.0
+    start_ratio: float | None = None
 
     def __call__(self, step: int) -> float:
-        return warmup_cosine_factor(step, self.total_steps, self.warmup_steps, self.final_lr_ratio)
+        return warmup_cosine_factor(
+            step, self.total_steps, self.warmup_steps, self.final_lr_ratio, self.start_ratio
+        )
 
 
 def build_scheduler(
@@ -188,8 +202,10 @@ def build_scheduler(
     total_steps: int,
     warmup_steps: int = 0,
     final_lr_ratio: float = 0.0,
+    start_ratio: float | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Warm-up + cosine, stepped once per optimizer step."""
+    """Warm-up + cosine, stepped once per optimizer step; ``start_ratio``: see the module
+    docstring (None: the warm-up starts at lr/W)."""
     for name, value in (("total_steps", total_steps), ("warmup_steps", warmup_steps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -200,8 +216,10 @@ def build_scheduler(
         )
     if not 0 <= final_lr_ratio <= 1:
         raise ValueError(f"final_lr_ratio must be in [0, 1], got {final_lr_ratio!r}")
+    if start_ratio is not None and not 0 <= start_ratio <= 1:
+        raise ValueError(f"start_ratio must be in [0, 1] or None, got {start_ratio!r}")
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, WarmupCosine(total_steps, warmup_steps, final_lr_ratio)
+        optimizer, WarmupCosine(total_steps, warmup_steps, final_lr_ratio, start_ratio)
     )
 
 

@@ -95,7 +95,8 @@ class TrainConfig:
 
     Optimizer ``optimizer`` (sgd | lars | adamw) at peak ``lr`` (each update block scales it),
     ``weight_decay`` on weights of rank ≥ 2 only, ``momentum`` (sgd, lars), ``lars_eta`` /
-    ``lars_clip``; ``warmup_steps`` of linear warm-up, then ``lr_schedule`` (constant | cosine).
+    ``lars_clip``; ``warmup_steps`` of linear warm-up (from lr/W, or from ``warmup_start_lr`` as
+    solo-learn's recipes: 3e-5), then ``lr_schedule`` (constant | cosine).
     Monitors run every ``eval_every`` steps on ``eval_pairs`` held-out pairs. The probes read the
     backbone features of ``probe_train`` labelled train samples and ``probe_test`` test samples
     (None, the default: the whole split, the standard protocol): the linear probe (L-BFGS,
@@ -119,6 +120,7 @@ class TrainConfig:
     lars_eta: float = 0.02
     lars_clip: bool = False
     warmup_steps: int = 0
+    warmup_start_lr: float | None = None
     lr_schedule: str = "constant"
     ablate: frozenset[str] = frozenset()
     eval_every: int = 20
@@ -180,6 +182,16 @@ class TrainConfig:
             raise ValueError(
                 f"need lr > 0, weight_decay >= 0 and online_probe_lr > 0, got {self.lr!r}, "
                 f"{self.weight_decay!r}, {self.online_probe_lr!r}"
+            )
+        start = self.warmup_start_lr
+        if start is not None and (
+            isinstance(start, bool)
+            or not isinstance(start, (int, float))
+            or not 0 <= start <= min(self.lr, self.online_probe_lr)
+        ):
+            raise ValueError(
+                f"warmup_start_lr must be None or a number in [0, min(lr, online_probe_lr)], "
+                f"got {start!r}"
             )
         w = self.warmup_steps
         if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= self.steps:
@@ -274,6 +286,8 @@ def config_from_recipe(name: str, **overrides: Any) -> TrainConfig:
     else:
         fields["steps"] = int(recipe["steps"])
         fields["warmup_steps"] = int(recipe.get("warmup_steps", 0))
+    if "warmup_start_lr" in recipe:
+        fields["warmup_start_lr"] = float(recipe["warmup_start_lr"])
     method = overrides.get("method")
     if method is not None and method != recipe["method"]:
         raise ValueError(
@@ -586,9 +600,16 @@ def _train(
     blocks = method.update_blocks()
     optimizers = [build_optimizer(b.params, config.optimizer_config(b.lr_scale)) for b in blocks]
     final_ratio = 1.0 if config.lr_schedule == "constant" else 0.0
+    def start_ratio(lr: float) -> float | None:
+        return None if config.warmup_start_lr is None else config.warmup_start_lr / lr
+
     schedulers = [
-        build_scheduler(opt, config.steps, config.warmup_steps, final_ratio) for opt in optimizers
-    ]
+        build_scheduler(
+            opt, config.steps, config.warmup_steps, final_ratio,
+            start_ratio(config.lr * block.lr_scale),
+        )
+        for opt, block in zip(optimizers, blocks, strict=True)
+    ]  # fmt: skip
     probe = None
     if config.online_probe if config.online_probe is not None else images:
         with torch.random.fork_rng(devices=[]):
@@ -601,8 +622,9 @@ def _train(
             )
         probe.to(device)
         probe_scheduler = build_scheduler(
-            probe.optimizer, config.steps, config.warmup_steps, final_ratio
-        )
+            probe.optimizer, config.steps, config.warmup_steps, final_ratio,
+            start_ratio(config.online_probe_lr),
+        )  # fmt: skip
     monitor = _Monitor(method, data, config, on_eval)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     sampler = EpochSampler(data.train_x.shape[0], config.batch_size, config.seed, device)

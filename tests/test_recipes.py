@@ -10,6 +10,8 @@ loss is a multiple of the reference (BYOL's ½Σ(−cos) against Σ(2 − 2cos),
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -246,6 +248,22 @@ def test_recipes_evaluate_once_per_epoch_with_the_linear_probe_at_the_end() -> N
     assert config.warmup_steps == 10 * (50_000 // 256)
     assert config.probe_every > config.steps // config.eval_every  # L-BFGS: first and last only
     assert config.probe_train is None and config.probe_test is None  # the whole splits
+    assert config.warmup_start_lr == pytest.approx(3e-5)  # solo-learn's warmup_start_lr
+
+
+def test_warmup_starts_at_solo_learns_3e_5_and_reaches_the_lr() -> None:
+    """Lightning-Bolts' LinearWarmupCosineAnnealingLR, which solo-learn uses: start + k·(lr −
+    start)/(W − 1) during warm-up, then cosine to 0 over the remaining steps."""
+    from paradigms.optim import warmup_cosine_factor
+
+    lr, start, warmup, total = 0.4, 3e-5, 10, 100
+    for k in range(total + 1):
+        if k < warmup:
+            expected = start + k * (lr - start) / (warmup - 1)
+        else:
+            expected = 0.5 * lr * (1 + math.cos(math.pi * (k - warmup) / (total - warmup)))
+        got = lr * warmup_cosine_factor(k, total, warmup, 0.0, start / lr)
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_mocov2_recipe_ends_its_momentum_at_0999() -> None:

@@ -6,7 +6,10 @@ build_backbone`), ``batch_size``, a budget (``epochs`` + ``warmup_epochs``, or `
 ``augmentation`` (``recipe`` and ``crop_size`` of :func:`paradigms.image_augment.
 augmentation_recipe`), ``method_options`` (keyword arguments of the method class),
 ``sync_batchnorm``, ``source`` (where the numbers come from), optional ``classifier_lr`` (the
-online linear probe's learning rate) and optional ``notes`` (known differences from the source).
+online linear probe's learning rate), optional ``warmup_start_lr`` and optional ``notes`` (known
+differences from the source). Differences common to the solo-learn recipes: the online classifier
+reads the first view's features (solo-learn averages its loss over both crops), and Linear layers
+followed by BN have no bias.
 """
 
 from __future__ import annotations
