@@ -2,6 +2,7 @@
 
 - ``estimation``: E1–E5 (bounds on score matrices, the optimal critic, the known-MI task set);
 - ``gaussian``: T1, T2, T3, T7 (Gaussian closed forms, alternating ascent, collapse);
+- ``nonconcave``: T8 (block ascent with cosine critics and MLP encoders, local curvature);
 - ``surrogate_error``: T4, T5, T6 (Isserlis, the Taylor-DV error off Gaussianity, Barlow Twins);
 - ``training``: P1–P5 (short training runs through ``paradigms``, imported only while it runs).
 
@@ -25,8 +26,8 @@ from mitheory.claims.result import VERDICTS, Claim, Control, Section, opposite, 
 Builder = Callable[..., list[Section]]
 
 #: progress labels of the families (report order)
-LABELS = {"estimation": "E1–E5", "gaussian": "T1–T3, T7", "surrogate_error": "T4–T6",
-          "training": "P1–P5"}  # fmt: skip
+LABELS = {"estimation": "E1–E5", "gaussian": "T1–T3, T7", "nonconcave": "T8",
+          "surrogate_error": "T4–T6", "training": "P1–P5"}  # fmt: skip
 
 
 def builder(family: str) -> Builder:

@@ -28,6 +28,7 @@ from scipy.stats import norm
 from estimators import bounds, estimate_mi
 from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section, verdict_of
+from mitheory.claims.runtime import single_thread
 from mitheory.closed_forms import optimal_critic_marginal_variance
 from mitheory.distributions import AdditiveUniform, SparseGaussian, StudentT, Task, task_set
 from mitheory.transforms import TRANSFORMS
@@ -667,9 +668,7 @@ def report_sections(
     b = sizes if sizes is not None else budget(quick)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # small matrices and models: one thread is fastest on a shared CPU
-    try:
+    with single_thread():
         note = progress or (lambda _: None)
         note("E1, E2: score matrices")
         sections = [_bounds_section(b, seed, out)]
@@ -678,5 +677,3 @@ def report_sections(
         note("E4, E5: known-MI tasks")
         sections.append(_task_section(b, seed, out))
         return sections
-    finally:
-        torch.set_num_threads(previous)

@@ -47,6 +47,7 @@ from scipy import stats
 
 from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section, verdict_of
+from mitheory.claims.runtime import single_thread
 
 #: the held-out estimator of P1, P2 and P5 (``estimators.estimate_mi`` options)
 HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2, "extrapolate": False}
@@ -116,7 +117,6 @@ def held_out_mi(z_a: Any, z_b: Any, seed: int) -> dict[str, float]:
 
 def train_run(key: RunKey, seed: int) -> Run:
     """One ``paradigms.train`` run with the tracking that ``key`` asks for."""
-    import torch
 
     from paradigms.train import TrainConfig, train
 
@@ -139,21 +139,16 @@ def train_run(key: RunKey, seed: int) -> Run:
             shift["target"] = float((vec_t - shift["t0"]).norm() / shift["t0"].norm())
             shift["online"] = float((vec_o - shift["o0"]).norm() / shift["o0"].norm())
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # small MLPs: one thread is fastest on a shared CPU
-    try:
-        with tempfile.TemporaryDirectory() as out:
-            config = TrainConfig(
-                method=method, ablate=ablate, seed=seed, steps=steps,
-                eval_every=max(1, steps // EVALS), progress=False,
-                probe_every=1000,  # linear probe at the first and last evaluation only
-                probe_train=512, probe_test=512,  # the claims' design (P5's n_test below)
-                method_options=dict(options), out=out,
-            )  # fmt: skip
-            summary = train(config, on_eval=hook)
-            lines = (Path(out) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    finally:
-        torch.set_num_threads(previous)
+    with single_thread(), tempfile.TemporaryDirectory() as out:
+        config = TrainConfig(
+            method=method, ablate=ablate, seed=seed, steps=steps,
+            eval_every=max(1, steps // EVALS), progress=False,
+            probe_every=1000,  # linear probe at the first and last evaluation only
+            probe_train=512, probe_test=512,  # the claims' design (P5's n_test below)
+            method_options=dict(options), out=out,
+        )  # fmt: skip
+        summary = train(config, on_eval=hook)
+        lines = (Path(out) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     if summary["status"] != "ok":
         raise RuntimeError(f"training {method} (ablate {ablate!r}) stopped: {summary['reason']}")
     summary = {k: v for k, v in summary.items() if k not in ("config",)}
