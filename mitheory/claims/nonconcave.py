@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section
-from mitheory.claims.runtime import single_thread
+from mitheory.claims.runtime import parallel_map
 from mitheory.nonconcave import (
     DECREASE_TOL,
     STEP_FACTORS,
@@ -61,23 +61,29 @@ def _warmup(i: int) -> int:
 
 
 def _run_all(seed: int, budget: dict[str, Any], progress: Callable[[str], None] | None):
-    full: list[tuple[str, int, PointResult]] = []
-    for activation in ("tanh", "relu"):
-        problem = Problem(activation=activation)
-        for i in range(budget["runs"]):
-            run_seed = seed * 100_003 + i + (0 if activation == "tanh" else 50_000)
-            point = run_points(problem, run_seed, warmup_steps=_warmup(i))
-            full.append((activation, run_seed, point))
-        if progress is not None:
-            progress(f"T8 {activation}")
-    minibatch: dict[int, list[PointResult]] = {}
-    for batch in budget["batches"]:
-        problem = Problem(activation="tanh")
-        minibatch[batch] = [
-            run_points(problem, seed * 100_003 + 90_000 + i, warmup_steps=_warmup(i), batch=batch)
-            for i in range(budget["batch_runs"])
-        ]
+    """The full-batch runs (per activation) and the minibatch runs (per N), on worker processes."""
+    full_jobs = [
+        (activation, seed * 100_003 + i + (0 if activation == "tanh" else 50_000), i)
+        for activation in ("tanh", "relu")
+        for i in range(budget["runs"])
+    ]
+    batch_jobs = [
+        (batch, seed * 100_003 + 90_000 + i, i)
+        for batch in budget["batches"]
+        for i in range(budget["batch_runs"])
+    ]
+    jobs = [(Problem(activation=a), s, _warmup(i), None) for a, s, i in full_jobs]
+    jobs += [(Problem(activation="tanh"), s, _warmup(i), b) for b, s, i in batch_jobs]
+    points = parallel_map(_probe_run, jobs, label="T8", progress=progress)
+    full = [(a, s, p) for (a, s, _), p in zip(full_jobs, points[: len(full_jobs)], strict=True)]
+    minibatch: dict[int, list[PointResult]] = {b: [] for b in budget["batches"]}
+    for (b, _, _), p in zip(batch_jobs, points[len(full_jobs):], strict=True):
+        minibatch[b].append(p)
     return full, minibatch
+
+
+def _probe_run(problem: Problem, run_seed: int, warmup: int, batch: int | None) -> PointResult:
+    return run_points(problem, run_seed, warmup_steps=warmup, batch=batch)
 
 
 def _breaks_at_safe_steps(r: PointResult) -> tuple[bool, bool]:
@@ -128,8 +134,7 @@ def t8_section(
     quick: bool, seed: int, out: Path, progress: Callable[[str], None] | None = None
 ) -> Section:
     budget = _budget(quick)
-    with single_thread():
-        full, minibatch = _run_all(seed, budget, progress)
+    full, minibatch = _run_all(seed, budget, progress)
     results = [r for _, _, r in full]
     rule = _share(results)
     control = _share(minibatch[CONTROL_BATCH])

@@ -47,7 +47,7 @@ from scipy import stats
 
 from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section, verdict_of
-from mitheory.claims.runtime import single_thread
+from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
 #: the held-out estimator of P1, P2 and P5 (``estimators.estimate_mi`` options)
 HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2, "extrapolate": False}
@@ -62,8 +62,6 @@ P5_METHODS = ("sdmi", "simsiam", "byol", "mocov2", "mocov3", *P4_SURROGATES)
 #: P5: the effect size the design must detect, and the power it needs to decide
 P5_RHO, P5_POWER = 0.5, 0.8
 M_STEPS = ("gradient", "copy", "ema")
-#: most worker processes for the training runs (the target machines have 2 cores)
-WORKERS = 2
 #: evaluations after step 0 in every run (held-out MI read-outs for P1/P2)
 EVALS = 5
 
@@ -202,28 +200,10 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
 
 def run_all(jobs: list[tuple[RunKey, int]], runner: Runner = train_run, label: str = "runs",
             progress: Callable[[str], None] | None = None) -> list[Run]:  # fmt: skip
-    """Every (key, seed) job, in order. ``train_run`` jobs go to one worker process per CPU core
-    (at most ``WORKERS``; each trains on one thread, and every run is seeded, so the results do
-    not depend on the split); other runners (tests) run in this process."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    workers = min(WORKERS, os.cpu_count() or 1, len(jobs))
-    results: list[Run | None] = [None] * len(jobs)
-    if runner is not train_run or workers < 2:
-        for i, (key, s) in enumerate(jobs):
-            if progress is not None:
-                progress(f"{label}: run {i + 1}/{len(jobs)}")
-            results[i] = runner(key, s)
-        return [r for r in results if r is not None]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(train_run, key, s): i for i, (key, s) in enumerate(jobs)}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if progress is not None:
-                progress(f"{label}: run {done}/{len(jobs)}")
-    return [r for r in results if r is not None]
+    """Every (key, seed) job, in order. ``train_run`` jobs go to worker processes
+    (:func:`mitheory.claims.runtime.parallel_map`); other runners (tests) run in this process."""
+    workers = WORKERS if runner is train_run else 1
+    return parallel_map(runner, jobs, label=label, progress=progress, workers=workers)
 
 
 def collect_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
