@@ -180,7 +180,7 @@ def test_claims_follow_the_register_order_and_unrun_claims_are_listed(tmp_path, 
     results = report.run_report(tmp_path, progress=False)
     assert [c["id"] for c in results["claims"]] == ["E3", "P1"]
     assert any(m.startswith("P6") for m in results["not_run"])
-    assert "Not decided by this report: P7" in (tmp_path / "report.md").read_text()
+    assert "; P7 (not decided yet" in (tmp_path / "report.md").read_text()
     assert not any(m.startswith("T8") for m in results["not_run"])
 
 
