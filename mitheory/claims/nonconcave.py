@@ -120,6 +120,14 @@ def _first_factors(results: list[PointResult], scheme: str) -> dict[str, Any]:
             "values": [None if math.isinf(v) else float(v) for v in values]}  # fmt: skip
 
 
+def _json_factors(d: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`_first_factors` summary for results.json: "no decrease up to 16" is null."""
+    def safe(x: float) -> float | None:
+        return None if math.isinf(x) else x
+
+    return {**d, "median": safe(d["median"]), "interval": [safe(x) for x in d["interval"]]}
+
+
 def _fmt(x: float) -> str:
     return "none ≤ 16" if math.isinf(x) else f"{x:g}"
 
@@ -261,8 +269,10 @@ simultaneous, full batch.*
         figures=[fig_name],
         data={
             "t8": {
-                "rule": rule, "control": control, "first_decrease": first,
-                "first_decrease_by_activation": by_activation,
+                "rule": rule, "control": control,
+                "first_decrease": {k: _json_factors(v) for k, v in first.items()},
+                "first_decrease_by_activation": {
+                    k: _json_factors(v) for k, v in by_activation.items()},
                 "simultaneous_earlier": sim_earlier, "alternating_earlier": alt_earlier,
                 "shares": shares, "falsifying_case": {
                     "seed": w_seed, "activation": w_act, "factor": None if w_j is None else w_f,
