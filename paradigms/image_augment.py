@@ -311,7 +311,7 @@ def color_jitter(
     :func:`_linear_colour` passes, identity coefficients where a sample has fewer), then the hue
     step, then the linear operations after it (three more passes). Identity passes are exact
     (1·x + 0, clamped inside [0, 1]), so each sample gets the same arithmetic as four passes in
-    its order would give.
+    its order would give. One-channel images have no hue step: four passes in order.
     """
     one = torch.ones_like(factors[:, 0])
     zero = torch.zeros_like(one)
@@ -319,9 +319,9 @@ def color_jitter(
     none = torch.full_like(order[:, 0], -1)
     hue_at = (order == 3).int().argmax(dim=1)  # position of the hue step in each sample's order
 
-    def linear(x: torch.Tensor, position: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        ops = order.gather(1, position.clamp(0, 3).unsqueeze(1))[:, 0]
-        op = torch.where(apply & valid, ops, none)
+    def linear(x: torch.Tensor, ops: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """One pass: operation ``ops[i]`` on sample i where ``active[i]``, identity elsewhere."""
+        op = torch.where(active, ops, none)
         f = factors.gather(1, ops.clamp(0, 2).unsqueeze(1))[:, 0]
         is_b, is_c, is_s = op == 0, op == 1, (op == 2) & colour
         alpha = torch.where(is_b | is_c | is_s, f, one)
@@ -329,14 +329,17 @@ def color_jitter(
         gamma = torch.where(is_s, 1 - f, zero)
         return _linear_colour(x, alpha, beta, gamma)
 
+    if not colour:  # no hue step: the four positions in order (hue and saturation are identity)
+        for j in range(4):
+            x = linear(x, order[:, j], apply)
+        return x
     for j in range(3):  # the linear steps before the hue step
-        position = torch.full_like(hue_at, j)
-        x = linear(x, position, position < hue_at)
-    if colour:
-        x = torch.where(_per_sample(apply), adjust_hue(x, factors[:, 3]), x)
+        x = linear(x, order[:, j], apply & (j < hue_at))
+    x = torch.where(_per_sample(apply), adjust_hue(x, factors[:, 3]), x)
     for j in range(3):  # and after it
         position = hue_at + 1 + j
-        x = linear(x, position, position < 4)
+        ops = order.gather(1, position.clamp(max=3).unsqueeze(1))[:, 0]
+        x = linear(x, ops, apply & (position < 4))
     return x
 
 
