@@ -26,6 +26,7 @@ from mitheory.alternating import (
 )
 from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Section
+from mitheory.claims.runtime import WORKERS, parallel_map
 from mitheory.closed_forms import (
     GaussianViews,
     best_bilinear_dv,
@@ -275,6 +276,32 @@ def t2_demo(seed: int, rounds: int) -> dict[str, Any]:
     }
 
 
+def _t2_run(run_seed: int, i: int, rounds: int) -> dict[str, Any]:
+    """One T2 run: a random problem, alternating ascent at a random fraction of 1/L, and the
+    fixed-step comparison ("safe" = 1/max(L_A, L_B) on the region (1 + ρ₀)/2 at the start)."""
+    rng = np.random.default_rng(run_seed)
+    views = random_problem(run_seed)
+    k = int(rng.integers(1, 5))
+    enc_a, enc_b = init_encoders(views, k, float(rng.uniform(0.05, 0.8)), seed=run_seed)
+    fraction = float(rng.uniform(0.05, 1.0))
+    rho_max = None if i % 2 == 0 else float(rng.uniform(0.85, 0.99))
+    _, hist = alternating_ascent(views, enc_a, enc_b, rounds, fraction, rho_max)
+    region = 0.5 * (1.0 + coupling_radius(views, enc_a, enc_b))
+    safe = 1.0 / max(
+        block_smoothness(views, enc_a, enc_b, "a", region),
+        block_smoothness(views, enc_a, enc_b, "b", region),
+    )
+    fixed = {}
+    for sched in ("simultaneous", "alternating"):
+        for factor in STEP_FACTORS:
+            traj = fixed_step_ascent(views, enc_a, enc_b, rounds, factor * safe, sched)
+            decreased = traj.worst_change < -MONOTONE_TOLERANCE
+            fixed[sched, factor] = (int(traj.diverged), int(decreased))
+    worst = min(h.dv_after - h.dv_before for h in hist)
+    return {"worst": worst, "fraction": fraction, "steps": len(hist),
+            "halvings": sum(h.halvings for h in hist), "fixed": fixed}  # fmt: skip
+
+
 def t2_section(quick: bool, seed: int, out: Path) -> Section:
     """T2: block steps of size ≤ 1/L never decrease the population DV; large simultaneous steps
     can."""
@@ -286,29 +313,16 @@ def t2_section(quick: bool, seed: int, out: Path) -> Section:
         for sched in ("simultaneous", "alternating")
         for f in STEP_FACTORS
     }
-    for i in range(n_runs):
-        run_seed = seed * 100_019 + i
-        rng = np.random.default_rng(run_seed)
-        views = random_problem(run_seed)
-        k = int(rng.integers(1, 5))
-        enc_a, enc_b = init_encoders(views, k, float(rng.uniform(0.05, 0.8)), seed=run_seed)
-        fraction = float(rng.uniform(0.05, 1.0))
-        rho_max = None if i % 2 == 0 else float(rng.uniform(0.85, 0.99))
-        _, hist = alternating_ascent(views, enc_a, enc_b, rounds, fraction, rho_max)
-        worst.append(min(h.dv_after - h.dv_before for h in hist))
-        fractions.append(fraction)
-        n_steps += len(hist)
-        halvings += sum(h.halvings for h in hist)
-        # fixed-step comparison; "safe" = 1/max(L_A, L_B) on the region (1 + ρ₀)/2 at the start
-        region = 0.5 * (1.0 + coupling_radius(views, enc_a, enc_b))
-        safe = 1.0 / max(
-            block_smoothness(views, enc_a, enc_b, "a", region),
-            block_smoothness(views, enc_a, enc_b, "b", region),
-        )
-        for (sched, factor), tally in counts.items():
-            traj = fixed_step_ascent(views, enc_a, enc_b, rounds, factor * safe, sched)
-            tally["diverged"] += traj.diverged
-            tally["decreased"] += traj.worst_change < -MONOTONE_TOLERANCE
+    jobs = [(seed * 100_019 + i, i, rounds) for i in range(n_runs)]
+    workers = 1 if quick else WORKERS  # full mode: 400 seeded runs on worker processes
+    for run in parallel_map(_t2_run, jobs, label="T2", workers=workers):
+        worst.append(run["worst"])
+        fractions.append(run["fraction"])
+        n_steps += run["steps"]
+        halvings += run["halvings"]
+        for key, (diverged, decreased) in run["fixed"].items():
+            counts[key]["diverged"] += diverged
+            counts[key]["decreased"] += decreased
     worst_arr = np.asarray(worst)
     worst_step = float(worst_arr.min())
     demo = t2_demo(seed, rounds)
