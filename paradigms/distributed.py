@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,27 +282,6 @@ def convert_global_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
-def average_gradients(params: Sequence[torch.Tensor]) -> None:
-    """Replace each parameter's gradient by its mean over ranks (one coalesced all_reduce).
-
-    The same average DDP's reducer takes; the loop calls it after every update block's backward
-    because the blocks call sub-modules directly (DDP's hooks need its own ``forward``).
-    Parameters without a gradient are skipped (the same ones on every rank). No-op on one rank.
-    """
-    if not is_active():
-        return
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    flat /= dist.get_world_size()
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
 #: bucket size of :class:`GradientReducer`, DDP's default (``bucket_cap_mb=25``)
 BUCKET_BYTES = 25 * 2**20
 
@@ -315,9 +294,8 @@ class GradientReducer:
     so communication overlaps the rest of the backward pass. :meth:`finish` (before the optimizer
     step) launches the last partial bucket, waits for all of them and writes the means back. Only
     gradients produced inside :meth:`collecting` are reduced — exactly the parameters that the
-    block's backward reached, the ones :func:`average_gradients` would average. Hooks fire in the
-    autograd graph's order, the same on every rank, so buckets match across ranks. The result
-    equals :func:`average_gradients` up to float summation order.
+    block's backward reached. Hooks fire in the autograd graph's order, the same on every rank, so
+    buckets match across ranks. The result is the mean over ranks up to float summation order.
     """
 
     def __init__(self, params: Iterable[nn.Parameter], bucket_bytes: int = BUCKET_BYTES) -> None:

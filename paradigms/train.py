@@ -37,8 +37,9 @@ the same global batch and the random parameters of its views (same generator) bu
 shard of ``batch_size / world_size`` pairs. Forward hooks on the backbone(s) all-gather the features
 with an autograd-aware gather, so every head and loss — SimCLR/MoCo negatives, Barlow/VICReg batch
 statistics, BYOL targets, MoCo's queue keys — sees the global batch without changes to the methods;
-the loop then averages parameter gradients over ranks after each block's backward (what DDP's
-reducer does; the blocks call sub-modules directly, so DDP's forward hooks would not fire). The
+the loop averages parameter gradients over ranks in buckets that are all-reduced while each
+block's backward still runs (``distributed.GradientReducer``, what DDP's reducer does; the blocks
+call sub-modules directly, so DDP's forward hooks would not fire). The
 gradient is the single-process gradient on the full batch (checked to 1e-5 by the tests); with
 ``sync_batchnorm`` the backbones' batch norms use global statistics too (``nn.SyncBatchNorm`` on
 CUDA, ``distributed.GlobalBatchNorm`` on gloo). Rank 0 writes the files.
