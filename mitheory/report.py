@@ -203,6 +203,72 @@ def _remove_orphaned_staging(out: Path) -> None:
             continue
 
 
+def _run_families(
+    builders: list[tuple[str, Builder]], quick: bool, seed: int, staging: Path, progress: bool
+) -> tuple[list[Section], dict[str, float]]:
+    """Every family's sections (register order) and its elapsed seconds.
+
+    The families run at the same time, each on a thread of this process, taking turns to compute
+    here and sharing one pool of worker processes (:mod:`mitheory.claims.runtime`): families whose
+    runs go to the workers (``claims.START_ORDER``) take their first turn first, so the workers
+    start at once. torch runs on one thread meanwhile. No family touches global random state in
+    this process (their generators are seeded objects; training runs happen in the workers), so
+    the numbers do not depend on the schedule. The first error cancels the queued jobs and is
+    raised (the threads are daemons: a family still waiting then does not hold the process).
+    """
+    import queue
+    import threading
+
+    import torch
+    from tqdm import tqdm
+
+    from mitheory.claims.runtime import shared_pool, turn
+
+    bar = tqdm(total=len(builders), desc="report", file=sys.stderr, disable=not progress,
+               unit="family")  # fmt: skip
+    timings: dict[str, float] = {}
+    found: dict[str, list[Section]] = {}
+    finished: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
+
+    def run(label: str, build: Builder, started: threading.Event) -> None:
+        def note(step: str) -> None:
+            bar.set_postfix_str(f"{label}: {step}")
+
+        try:
+            with turn():
+                started.set()
+                began = time.perf_counter()
+                found[label] = build(quick, seed, staging, progress=note)
+                timings[label] = round(time.perf_counter() - began, 1)
+        except BaseException as error:  # handed to the report's thread, which raises it
+            finished.put((label, error))
+        else:
+            finished.put((label, None))
+        finally:
+            started.set()
+
+    rank = {claims.LABELS[f]: i for i, f in enumerate(claims.START_ORDER)}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with shared_pool():
+            for label, build in sorted(builders, key=lambda b: rank.get(b[0], len(rank))):
+                started = threading.Event()
+                threading.Thread(target=run, args=(label, build, started), daemon=True,
+                                 name=f"family {label}").start()  # fmt: skip
+                started.wait()  # first turns in START_ORDER
+            for _ in builders:
+                label, error = finished.get()
+                if error is not None:
+                    raise error  # leaving shared_pool cancels the queued jobs
+                bar.update(1)
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    sections = [s for label, _ in builders for s in found[label]]
+    return sections, {label: timings[label] for label, _ in builders}
+
+
 def run_report(
     out: Path, *, quick: bool = False, seed: int = 0, progress: bool = True
 ) -> dict[str, Any]:
@@ -211,7 +277,6 @@ def run_report(
     ``quick`` uses smaller Monte Carlo and training budgets (minutes → well under two minutes on
     two cores). Returns the results.json content.
     """
-    from tqdm import tqdm
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -230,19 +295,7 @@ def run_report(
     _remove_orphaned_staging(out)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
     try:
-        sections: list[Section] = []
-        timings: dict[str, float] = {}
-        bar = tqdm(builders, desc="report", file=sys.stderr, disable=not progress, unit="section")
-        for label, build in bar:
-            bar.set_postfix_str(label)
-
-            def note(step: str, label: str = label) -> None:
-                bar.set_postfix_str(f"{label}: {step}")
-
-            began = time.perf_counter()
-            sections.extend(build(quick, seed, staging, progress=note))
-            timings[label] = round(time.perf_counter() - began, 1)
-        bar.close()
+        sections, timings = _run_families(builders, quick, seed, staging, progress)
         figures = _check_sections(sections, staging)
         for name in figures:
             os.replace(staging / name, out / name)

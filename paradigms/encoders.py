@@ -84,6 +84,13 @@ def mlp_head(
     return nn.Sequential(*layers)
 
 
+def low_rank_linear(dim: int, rank: int) -> nn.Sequential:
+    """The linear map q(h) = U Vᵀ h of rank ≤ ``rank`` (V: dim → rank, U: rank → dim, no bias):
+    an SDMI predictor of controlled capacity (``rank = dim`` is a full linear predictor, as in
+    Tian et al. 2021's DirectPred analysis). Both factors keep PyTorch's Linear initialisation."""
+    return nn.Sequential(nn.Linear(dim, rank, bias=False), nn.Linear(rank, dim, bias=False))
+
+
 def build_backbone(
     name: str, *, input_shape: tuple[int, ...], **kwargs: object
 ) -> tuple[nn.Module, int]:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from paradigms.base import SSLMethod, UpdateBlock
+from paradigms.encoders import low_rank_linear
 
 TARGET_UPDATES = ("copy", "ema", "gradient")
 
@@ -63,6 +64,7 @@ class SDMIMethod(SSLMethod):
         proj_hidden_dim: int = 128,
         proj_dim: int = 64,
         pred_hidden_dim: int | None = None,
+        pred_rank: int | None = None,
         tau_base: float = 0.99,
         tau_final: float = 1.0,
         target_lr_scale: float = 1.0,
@@ -89,15 +91,24 @@ class SDMIMethod(SSLMethod):
             raise ValueError(f"target_lr_scale must be > 0, got {target_lr_scale!r}")
         self.projector = self.make_projector(feature_dim, proj_hidden_dim, proj_dim)
         use_predictor = self.has_predictor and "predictor" not in self.ablate
-        if pred_hidden_dim is not None and (
-            isinstance(pred_hidden_dim, bool)
-            or not isinstance(pred_hidden_dim, int)
-            or pred_hidden_dim < 1
-        ):
-            raise ValueError(f"pred_hidden_dim must be a positive integer, got {pred_hidden_dim!r}")
-        self.predictor = (
-            self.make_predictor(proj_dim, pred_hidden_dim) if use_predictor else nn.Identity()
-        )
+        for name, value, high in (("pred_hidden_dim", pred_hidden_dim, None),
+                                  ("pred_rank", pred_rank, proj_dim)):  # fmt: skip
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+                or (high is not None and value > high)
+            ):
+                bound = f" <= proj_dim ({high})" if high is not None else ""
+                raise ValueError(f"{name} must be a positive integer{bound}, got {value!r}")
+        if pred_rank is not None and pred_hidden_dim is not None:
+            raise ValueError(
+                "give pred_rank (a linear predictor) or pred_hidden_dim (an MLP), not both"
+            )
+        if not use_predictor:
+            self.predictor: nn.Module = nn.Identity()
+        elif pred_rank is not None:
+            self.predictor = low_rank_linear(proj_dim, pred_rank)
+        else:
+            self.predictor = self.make_predictor(proj_dim, pred_hidden_dim)
         self.stop_grad = "stop-grad" not in self.ablate
         self.alternating = "alternating" not in self.ablate
         self.tau_base = tau_base

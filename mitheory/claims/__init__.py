@@ -4,7 +4,8 @@
 - ``gaussian``: T1, T2, T3, T7 (Gaussian closed forms, alternating ascent, collapse);
 - ``nonconcave``: T8 (block ascent with cosine critics and MLP encoders, local curvature);
 - ``surrogate_error``: T4, T5, T6 (Isserlis, the Taylor-DV error off Gaussianity, Barlow Twins);
-- ``training``: P1–P5 (short training runs through ``paradigms``, imported only while it runs).
+- ``training``: P1–P5 and P7 (short training runs through ``paradigms``, imported only while it
+  runs; P7's probe, rule and section are in ``predictor``, its runs are shared with P3).
 
 Each family module has ``report_sections(quick, seed, out) -> list[Section]``; every ``Claim`` in
 those sections is computed from the numbers of the run (no verdict is a literal). The report
@@ -20,14 +21,14 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from mitheory.claims.register import FAMILIES, REGISTER, ClaimSpec
+from mitheory.claims.register import FAMILIES, REGISTER, START_ORDER, ClaimSpec
 from mitheory.claims.result import VERDICTS, Claim, Control, Section, opposite, verdict_of
 
 Builder = Callable[..., list[Section]]
 
 #: progress labels of the families (report order)
 LABELS = {"estimation": "E1–E5", "gaussian": "T1–T3, T7", "nonconcave": "T8",
-          "surrogate_error": "T4–T6", "training": "P1–P5"}  # fmt: skip
+          "surrogate_error": "T4–T6", "training": "P1–P5, P7"}  # fmt: skip
 
 
 def builder(family: str) -> Builder:
@@ -48,6 +49,7 @@ __all__ = [
     "FAMILIES",
     "LABELS",
     "REGISTER",
+    "START_ORDER",
     "VERDICTS",
     "Claim",
     "ClaimSpec",

@@ -1,8 +1,19 @@
-"""How the claim experiments use the machine."""
+"""How the claim experiments use the machine.
+
+- :func:`single_thread`: one torch thread for a block.
+- :func:`parallel_map`: seeded jobs on spawned worker processes.
+- :func:`shared_pool` and :func:`turn`: how the report runs its claim families at the same time.
+  Each family runs on a thread of the report's process; a family computes in that process only
+  while it holds *the turn* (one lock: so matplotlib, sympy and the in-process numerics never run
+  on two threads at once) and gives the turn up while it waits for its jobs in the shared pool.
+  So while one family waits for its training runs, another draws its figures or computes its
+  closed forms, and the worker processes are started once for the whole report.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -27,6 +38,64 @@ def single_thread() -> Iterator[None]:
 #: worker processes of :func:`parallel_map` (the CI and development machines have 2 cores)
 WORKERS = 2
 
+#: the pool that :func:`shared_pool` opened (None outside one)
+_SHARED: Any = None
+#: the turn to compute in the report's process (see the module docstring)
+_TURN = threading.Lock()
+_HOLDS = threading.local()
+
+
+@contextlib.contextmanager
+def turn() -> Iterator[None]:
+    """Hold the turn for the block (the calling thread computes in this process meanwhile)."""
+    with _TURN:
+        _HOLDS.held = True
+        try:
+            yield
+        finally:
+            _HOLDS.held = False
+
+
+@contextlib.contextmanager
+def _waiting() -> Iterator[None]:
+    """Give the turn up for the block if this thread holds it (it only waits meanwhile)."""
+    held = getattr(_HOLDS, "held", False)
+    if not held:
+        yield
+        return
+    _HOLDS.held = False
+    _TURN.release()
+    try:
+        yield
+    finally:
+        _TURN.acquire()
+        _HOLDS.held = True
+
+
+@contextlib.contextmanager
+def shared_pool(workers: int = WORKERS) -> Iterator[None]:
+    """Within the block, every :func:`parallel_map` with more than one worker submits its jobs to
+    one pool of ``workers`` spawned processes (one per core at most), in the order they arrive, so
+    claim families that run at the same time share the cores instead of each starting a pool of
+    its own (and paying the processes' start-up once, not once per family). Jobs are seeded, so the
+    results do not change. On leaving (or on an error) queued jobs are cancelled."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    global _SHARED
+    n = min(workers, os.cpu_count() or 1)
+    if n < 2 or _SHARED is not None:
+        yield
+        return
+    pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_one_thread)
+    _SHARED = pool
+    try:
+        yield
+    finally:
+        _SHARED = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
 
 def parallel_map(
     fn: Callable[..., T],
@@ -39,7 +108,8 @@ def parallel_map(
     """``[fn(*job) for job in jobs]``, in order, on up to ``workers`` spawned processes (one per
     CPU core at most; each runs on one torch thread). ``fn`` and the jobs must be picklable and
     every job seeded, so the results do not depend on how the jobs are split. With one worker
-    (or one job) everything runs in this process."""
+    (or one job) everything runs in this process; inside :func:`shared_pool` the jobs go to the
+    shared pool."""
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
@@ -53,13 +123,24 @@ def parallel_map(
                     progress(f"{label}: run {i + 1}/{len(jobs)}")
                 results[i] = fn(*job)
         return results
-    with ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+
+    def collect(pool: Any) -> list[Any]:
         futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if progress is not None:
-                progress(f"{label}: run {done}/{len(jobs)}")
-    return results
+        try:
+            with _waiting():
+                for done, future in enumerate(as_completed(futures), 1):
+                    results[futures[future]] = future.result()
+                    if progress is not None:
+                        progress(f"{label}: run {done}/{len(jobs)}")
+        finally:
+            for future in futures:  # after an error, this call's queued jobs are not run
+                future.cancel()
+        return results
+
+    if _SHARED is not None:
+        return collect(_SHARED)
+    with ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+        return collect(pool)
 
 
 def _one_thread() -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 from scipy import stats
 
 from mitheory import surrogates, symbolic
@@ -457,13 +459,9 @@ def barlow_relaxation_rows(cfg: StudyConfig) -> list[dict[str, Any]]:
 
 def _plot_taylor_isserlis(t_rows: list[dict], i_rows: list[dict], dims: tuple[int, ...],
                           path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    colors = plt.cm.viridis(np.linspace(0, 0.85, len(dims)))
+    fig = Figure(figsize=(12, 4.6))
+    axes = fig.subplots(1, 2)
+    colors = colormaps["viridis"](np.linspace(0, 0.85, len(dims)))
     ax = axes[0]
     for dim, col in zip(dims, colors, strict=True):
         for sym, marker in ((True, "o"), (False, "^")):
@@ -507,21 +505,16 @@ def _plot_taylor_isserlis(t_rows: list[dict], i_rows: list[dict], dims: tuple[in
     ax.legend(fontsize=7)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_scale_sweep(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig = Figure(figsize=(12, 4.6))
+    ax1, ax2 = fig.subplots(1, 2)
     names = [s.name for s in T5_FAMILIES if any(r["family"] == s.name and r["M"] is not None
                                                  for r in rows)]  # fmt: skip
     for k, name in enumerate(names):
         pts = [r for r in rows if r["family"] == name and r["error_ratio"] is not None]
-        col = plt.cm.tab20(k % 20)
+        col = colormaps["tab20"](k % 20)
         sym = pts[0]["symmetric"]
         ax1.plot([r["fraction"] for r in pts], [r["error_ratio"] for r in pts],
                  "-o" if sym else "--^", color=col, ms=3,
@@ -547,16 +540,11 @@ def _plot_scale_sweep(rows: list[dict], path: Path) -> None:
     ax2.legend(fontsize=7)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_barlow(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig = Figure(figsize=(15, 4.4))
+    axes = fig.subplots(1, 3)
     for ax, kind, xlabel in ((axes[0], "noise", "view noise σ"),
                              (axes[1], "asymmetry", "view asymmetry η")):
         pts = [r for r in rows if r["kind"] == kind]
@@ -586,7 +574,6 @@ def _plot_barlow(rows: list[dict], path: Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
 
 
 def _fmt(v: Any, digits: int = 4) -> str:

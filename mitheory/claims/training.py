@@ -46,6 +46,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from mitheory.atomic import atomic_savefig
+from mitheory.claims import predictor
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
@@ -66,8 +67,9 @@ M_STEPS = ("gradient", "copy", "ema")
 EVALS = 5
 
 Options = tuple[tuple[str, Any], ...]  # method_options as sorted pairs
-#: method, ablate, options, steps, track ("": monitors only, "mi": held-out MI of the embedding
-#: pair at every evaluation, "features": of the backbone features at the last one)
+#: method, ablate, options, steps, track: comma-separated ("": monitors only; "mi": held-out MI
+#: of the embedding pair at every evaluation; "features": of the backbone features at the last
+#: one; "surrogate": P7's probe, ``predictor.surrogate_probe``, at every evaluation)
 RunKey = tuple[str, str, Options, int, str]
 Run = dict[str, Any]
 Runner = Callable[[RunKey, int], Run]
@@ -82,6 +84,7 @@ class ParadigmBudget:
     p5_steps: tuple[int, ...] = ()  # P5 training lengths; () leaves P5 out
     p5_seeds: tuple[int, ...] = (10,)
     compare: bool = True  # P1's comparison runs (SDMI without alternation / stop-gradient)
+    p7: predictor.PredictorPlan | None = None  # P7's sweep (None: no P7 runs, no probe)
 
 
 def budget(quick: bool) -> ParadigmBudget:
@@ -89,8 +92,8 @@ def budget(quick: bool) -> ParadigmBudget:
     runs: within-length power 0.81 for ρ = 0.5); quick: one seed, neither (they do not fit in the
     two-minute quick report)."""
     if quick:
-        return ParadigmBudget((0,), compare=False)
-    return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200))
+        return ParadigmBudget((0,), compare=False, p7=predictor.plan(True))
+    return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200), p7=predictor.plan(False))
 
 
 def _flat(modules: list[Any]) -> Any:
@@ -119,14 +122,20 @@ def train_run(key: RunKey, seed: int) -> Run:
     from paradigms.train import TrainConfig, train
 
     method, ablate, options, steps, track = key
+    tracks = set(track.split(",")) - {""}
     heldout: list[dict[str, Any]] = []
     shift: dict[str, Any] = {}
+    probe: dict[str, Any] = {"curve": [], "final": {}}
 
     def hook(step: int, m: Any, x_a: Any, x_b: Any) -> None:
-        if track == "mi":
+        if "mi" in tracks:
             heldout.append({"step": step, **held_out_mi(*m.embed_pair(x_a, x_b), seed)})
-        if track == "features" and step == steps:
+        if "features" in tracks and step == steps:
             heldout.append({"step": step, **held_out_mi(m.features(x_a), m.features(x_b), seed)})
+        if "surrogate" in tracks:
+            probe["curve"].append({"step": step, **predictor.surrogate_probe(m, x_a, x_b)})
+            if step == steps:
+                probe["final"] = predictor.final_embeddings(m, x_a, x_b)
         online = [m.backbone, m.projector] if hasattr(m, "projector") else [m.backbone]
         target = [getattr(m, "target_backbone", None), getattr(m, "target_projector", None)]
         vec_o = _flat(online)
@@ -150,8 +159,12 @@ def train_run(key: RunKey, seed: int) -> Run:
     if summary["status"] != "ok":
         raise RuntimeError(f"training {method} (ablate {ablate!r}) stopped: {summary['reason']}")
     summary = {k: v for k, v in summary.items() if k not in ("config",)}
-    return {"summary": summary, "history": [json.loads(line) for line in lines],
-            "heldout": heldout, "shift": {k: shift[k] for k in ("target", "online") if k in shift}}
+    out_run = {"summary": summary, "history": [json.loads(line) for line in lines],
+               "heldout": heldout,
+               "shift": {k: shift[k] for k in ("target", "online") if k in shift}}  # fmt: skip
+    if "surrogate" in tracks:
+        out_run["surrogate"] = probe
+    return out_run
 
 
 # --------------------------------------------------------------------------- plan
@@ -178,12 +191,32 @@ P3_ARMS = [(m, p, g) for m in M_STEPS for p in (True, False) for g in (True, Fal
 P3_CONTROL_ARMS = [("gradient", True, False), ("copy", True, False)]
 
 
+def p7_run_name(m_step: str, capacity: str, marginal: bool) -> str:
+    """The run of P7's (M-step, capacity, marginal) cell: a P3 arm where one is (no predictor,
+    the default MLP predictor, the explicit-marginal reference), else a P7 run."""
+    if marginal:
+        return arm_name(m_step, True, True)
+    if capacity in ("none", "mlp:64"):
+        return arm_name(m_step, capacity != "none", False)
+    return f"{arm_name(m_step, True, False)} q {capacity}"
+
+
 def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
-    """Named runs (without seed) that P1–P4 need; P1's runs are P3 arms with tracking."""
+    """Named runs (without seed) that P1–P4 and P7 need; P1's runs are P3 arms with tracking,
+    and with a P7 plan every P3 arm carries P7's probe."""
     plan: dict[str, RunKey] = {}
+    cells = predictor.runs_of(b.p7) if b.p7 is not None else []
+    probed = {p7_run_name(*cell) for cell in cells}
     for m, p, g in P3_ARMS:
-        track = "mi" if m == "gradient" and p == g else ""  # canonical SDMI and P1's control
-        plan[arm_name(m, p, g)] = _arm_key(m, p, g, b.steps, track=track)
+        name = arm_name(m, p, g)
+        tracks = ["mi"] if m == "gradient" and p == g else []  # canonical SDMI and P1's control
+        tracks += ["surrogate"] if name in probed else []
+        plan[name] = _arm_key(m, p, g, b.steps, track=",".join(tracks))
+    for m, capacity, marginal in cells:
+        name = p7_run_name(m, capacity, marginal)
+        if name not in plan:
+            options = tuple(sorted(predictor.method_options(m, capacity).items()))
+            plan[name] = ("sdmi", "marginal", options, b.steps, "surrogate")
     for m, p, g in P3_CONTROL_ARMS:
         plan[arm_name(m, p, g, stop_grad=False)] = _arm_key(m, p, g, b.steps, stop_grad=False)
     if b.compare:
@@ -584,12 +617,15 @@ def _fmt_ci(r: dict[str, Any]) -> str:
 def paradigm_section(
     quick: bool, seed: int, out: Path, sizes: ParadigmBudget | None = None,
     runner: Runner = train_run, progress: Callable[[str], None] | None = None,
+    runs: dict[int, dict[str, Run]] | None = None,
 ) -> Section:  # fmt: skip
-    """The P1–P5 section; ``sizes`` overrides the budget and ``runner`` the training (tests)."""
+    """The P1–P5 section; ``sizes`` overrides the budget, ``runner`` the training (tests) and
+    ``runs`` the P1–P4 runs (:func:`collect_runs`, when the caller has them)."""
     b = sizes if sizes is not None else budget(quick)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = collect_runs(b, seed, runner, progress)
+    if runs is None:
+        runs = collect_runs(b, seed, runner, progress)
     canonical = arm_name("gradient", True, True)
     compare = ("sdmi gradient −alternating", "sdmi gradient −stop-grad") if b.compare else ()
     p1, p1_data = rise_claim("P1", canonical, arm_name("gradient", False, False), compare, runs)
@@ -720,7 +756,26 @@ and the binomial 95 % interval of the accuracy).*
     return Section("P1–P5 — training both paradigms on synthetic data", md, claims, figs, data)
 
 
+def p7_records(runs: dict[int, dict[str, Run]], p7: predictor.PredictorPlan,
+               steps: int) -> list[dict[str, Any]]:  # fmt: skip
+    """P7's records (``predictor.record``) of every cell of the plan and every seed."""
+    return [
+        predictor.record(
+            m, capacity, marginal, s, r[name]["summary"], r[name]["surrogate"], steps
+        )
+        for s, r in runs.items()
+        for m, capacity, marginal in predictor.runs_of(p7)
+        for name in [p7_run_name(m, capacity, marginal)]
+    ]
+
+
 def report_sections(quick: bool, seed: int, out: Path,
                     progress: Callable[[str], None] | None = None) -> list[Section]:
-    """The P1–P5 section (figures written into ``out``)."""
-    return [paradigm_section(quick, seed, out, progress=progress)]
+    """The P1–P5 and P7 sections from one set of runs (figures written into ``out``)."""
+    b = budget(quick)
+    runs = collect_runs(b, seed, progress=progress)
+    sections = [paradigm_section(quick, seed, out, sizes=b, progress=progress, runs=runs)]
+    if b.p7 is not None:
+        records = p7_records(runs, b.p7, b.steps)
+        sections.append(predictor.predictor_section(records, b.p7, b.steps, seed, Path(out)))
+    return sections
