@@ -34,6 +34,7 @@ from mitheory import claims
 from mitheory.atomic import atomic_write_json, atomic_write_text
 from mitheory.claims.register import REGISTER, claim_order
 from mitheory.claims.result import Section
+from mitheory.claims.runtime import shared_pool
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
@@ -209,7 +210,8 @@ def _run_families(
     """Every family's sections (register order) and its elapsed seconds.
 
     The families run at the same time, each on a thread of this process, taking turns to compute
-    here and sharing one pool of worker processes (:mod:`mitheory.claims.runtime`): families whose
+    here and sharing the caller's pool of worker processes (:func:`mitheory.claims.runtime.
+    shared_pool`; without one each family's jobs start their own): families whose
     runs go to the workers (``claims.START_ORDER``) take their first turn first, so the workers
     start at once. torch runs on one thread meanwhile. No family touches global random state in
     this process (their generators are seeded objects; training runs happen in the workers), so
@@ -222,7 +224,7 @@ def _run_families(
     import torch
     from tqdm import tqdm
 
-    from mitheory.claims.runtime import shared_pool, turn
+    from mitheory.claims.runtime import turn
 
     bar = tqdm(total=len(builders), desc="report", file=sys.stderr, disable=not progress,
                unit="family")  # fmt: skip
@@ -251,17 +253,16 @@ def _run_families(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with shared_pool():
-            for label, build in sorted(builders, key=lambda b: rank.get(b[0], len(rank))):
-                started = threading.Event()
-                threading.Thread(target=run, args=(label, build, started), daemon=True,
-                                 name=f"family {label}").start()  # fmt: skip
-                started.wait()  # first turns in START_ORDER
-            for _ in builders:
-                label, error = finished.get()
-                if error is not None:
-                    raise error  # leaving shared_pool cancels the queued jobs
-                bar.update(1)
+        for label, build in sorted(builders, key=lambda b: rank.get(b[0], len(rank))):
+            started = threading.Event()
+            threading.Thread(target=run, args=(label, build, started), daemon=True,
+                             name=f"family {label}").start()  # fmt: skip
+            started.wait()  # first turns in START_ORDER
+        for _ in builders:
+            label, error = finished.get()
+            if error is not None:
+                raise error  # the caller's shared_pool cancels the queued jobs
+            bar.update(1)
     finally:
         torch.set_num_threads(threads)
         bar.close()
@@ -289,18 +290,21 @@ def run_report(
     previous = _previous_files(out)
 
     start = time.perf_counter()
-    builders = _builders()
-    # Sections draw into a hidden staging folder; only a run that completes moves its figures
-    # into ``out`` (each by an atomic rename), so a failed run leaves the previous report whole.
-    _remove_orphaned_staging(out)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
-    try:
-        sections, timings = _run_families(builders, quick, seed, staging, progress)
-        figures = _check_sections(sections, staging)
-        for name in figures:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # the workers start importing while the families' modules load here
+    with shared_pool(warm=claims.WORKER_MODULES):
+        builders = _builders()
+        # Sections draw into a hidden staging folder; only a run that completes moves its
+        # figures into ``out`` (each by an atomic rename), so a failed run leaves the previous
+        # report whole.
+        _remove_orphaned_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
+        try:
+            sections, timings = _run_families(builders, quick, seed, staging, progress)
+            figures = _check_sections(sections, staging)
+            for name in figures:
+                os.replace(staging / name, out / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     info = {
         "quick": quick,

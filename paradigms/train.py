@@ -102,7 +102,8 @@ class TrainConfig:
     backbone features of ``probe_train`` labelled train samples and ``probe_test`` test samples
     (None, the default: the whole split, the standard protocol): the linear probe (L-BFGS,
     ``probe_max_iter`` iterations) at the first and last evaluation and every ``probe_every``-th
-    one in between (lines without it have no ``probe_acc``), the kNN probe (k = 200, τ = 0.1) at
+    one in between (lines without it have no ``probe_acc``; ``linear_probe=False``: never, for
+    runs that only need the monitors), the kNN probe (k = 200, τ = 0.1) at
     every evaluation. ``online_probe`` (None: on for images)
     trains a linear probe on the detached features of every batch. ``amp`` (bf16 autocast) and
     ``channels_last`` default to on for CUDA images; ``compile`` wraps the backbones'
@@ -129,6 +130,7 @@ class TrainConfig:
     probe_train: int | None = None
     probe_test: int | None = None
     probe_every: int = 1
+    linear_probe: bool = True
     probe_max_iter: int = 100
     online_probe: bool | None = None
     online_probe_lr: float = 1e-3
@@ -159,6 +161,8 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.linear_probe, bool):
+            raise ValueError(f"linear_probe must be True or False, got {self.linear_probe!r}")
         for name in ("probe_train", "probe_test"):
             value = getattr(self, name)
             if value is not None and (
@@ -689,7 +693,7 @@ def _train(
     )
     try:
         if start_step == 0:
-            log(monitor.evaluate(0, None, linear_probe=True, online_probe=probe))
+            log(monitor.evaluate(0, None, linear_probe=config.linear_probe, online_probe=probe))
         for step in range(start_step + 1, config.steps + 1):
             index = sampler.indices(step)
             x_a, x_b = data.views(
@@ -723,7 +727,9 @@ def _train(
             if step % config.eval_every == 0 or step == config.steps:
                 steps_done = losses.check(step)  # the only host read of the losses
                 last = step == config.steps
-                probe_now = last or len(history) % config.probe_every == 0
+                probe_now = config.linear_probe and (
+                    last or len(history) % config.probe_every == 0
+                )
                 log(
                     monitor.evaluate(
                         step,
@@ -861,7 +867,7 @@ def run_from_cli(args: argparse.Namespace) -> int:
         )
     print(
         f"{config.method}: MI(cos-DV) {summary['mi_cosdv']:.3f} nats, "
-        f"probe {summary['probe_acc']:.3f}, "
+        f"probe {summary.get('probe_acc', math.nan):.3f}, "
         f"rank {summary['effective_rank']:.1f}, collapsed {summary['collapsed']}  -> {config.out}",
     )
     return 0

@@ -98,7 +98,7 @@ def test_P5_verdict() -> None:
 def test_every_method_trains_without_collapse_and_beats_random_init(method: str) -> None:
     """Every registered method, 200 steps: healthy, and both probes gain on the same 512 test
     points (paired: SE of the accuracy difference ≤ √(0.25/512) ≈ 0.022)."""
-    summary = tr.train_run((method, "", (), 200, ""), 0)["summary"]
+    summary = tr.train_run((method, "", (), 200, "probe"), 0)["summary"]
     assert tr.healthy(summary)
     assert summary["probe_acc"] - summary["initial"]["probe_acc"] > 0.02
     assert summary["knn_acc"] > summary["initial"]["knn_acc"]

@@ -26,8 +26,8 @@ stop-gradient (the E-step's view of the objective):
   monitors' rule on z), and the cos-DV of the target embeddings themselves, DV(z_a, z_b), which
   involves no predictor (a rank-r prediction caps DV(p, z): at r = 1 every p is ±one direction).
 
-Per run: relative DV = final DV / the reference's; fidelity = mean alignment over the second half
-of the evaluations.
+Per run: relative DV = final DV / the reference's; fidelity = mean alignment over the evaluations
+after step 0.
 
 **Rule**, per M-step (a predictor run = any capacity but none):
 
@@ -178,12 +178,12 @@ def record(m_step: str, capacity: str, marginal: bool, seed: int, summary: dict[
     """One run's P7 record from its training summary and its ``surrogate`` probe (the curve of
     :func:`surrogate_probe` and the :func:`final_embeddings` values)."""
     curve = probe["curve"]
-    half = [c["align"] for c in curve[1:] if c["step"] >= steps / 2 and math.isfinite(c["align"])]
+    after = [c["align"] for c in curve[1:] if math.isfinite(c["align"])]
     return {
         "m_step": m_step, "capacity": capacity, "marginal": marginal, "seed": seed,
         "dv": curve[-1]["dv"], "m_hat": curve[-1]["m_hat"], "rankme": summary["effective_rank"],
         "collapsed": bool(summary["collapsed"]),
-        "fidelity": float(np.mean(half)) if half else math.nan, "curve": curve, **probe["final"],
+        "fidelity": float(np.mean(after)) if after else math.nan, "curve": curve, **probe["final"],
     }  # fmt: skip
 
 
@@ -321,7 +321,7 @@ def _plot(records: list[dict[str, Any]], b: PredictorPlan, out: Path) -> str:
     axes[0].set_ylabel("final DV / explicit-marginal run's DV")
     axes[0].set_title("P7 (a): capacity sweep, marginal off\n(mean, min–max over seeds)")
     axes[0].legend(fontsize=7)
-    axes[1].set_xlabel("fidelity: mean cos(∇J, ∇DV), 2nd half")
+    axes[1].set_xlabel("fidelity: mean cos(∇J, ∇DV) after step 0")
     axes[1].set_ylabel("relative DV")
     axes[1].set_title("P7 (b): gradient alignment vs DV reached")
     axes[1].legend(fontsize=7)
@@ -394,7 +394,7 @@ Canonical SDMI with the marginal term ablated, {steps} steps, seeds {seeds}; pre
 linear of rank r (q = U Vᵀ) or a 2-layer MLP of width w; relative DV is the final held-out cos-DV
 DV(p_a, z_b) over the same seed's run with the explicit marginal term. The alignment is
 cos(∇_θ J, ∇_θ DV) over the online parameters on the 512 held-out pairs, target under
-stop-gradient; fidelity is its mean over the second half of training. DV(z_a, z_b) is the cos-DV
+stop-gradient; fidelity is its mean over the evaluations after step 0. DV(z_a, z_b) is the cos-DV
 of the target embeddings (no predictor). Cells are means ± 95 % t half-widths over seeds (one
 value per cell with one seed).
 

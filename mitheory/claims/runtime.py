@@ -17,8 +17,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-import torch
-
 T = TypeVar("T")
 
 
@@ -27,6 +25,8 @@ def single_thread() -> Iterator[None]:
     """Run the block with one torch thread, then restore the previous count: the experiments'
     matrices and models are small, and one thread is fastest on a shared CPU (two threads per
     process oversubscribe the report's worker processes and the test runner's cores)."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -73,12 +73,14 @@ def _waiting() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def shared_pool(workers: int = WORKERS) -> Iterator[None]:
+def shared_pool(workers: int = WORKERS, warm: tuple[str, ...] = ()) -> Iterator[None]:
     """Within the block, every :func:`parallel_map` with more than one worker submits its jobs to
     one pool of ``workers`` spawned processes (one per core at most), in the order they arrive, so
     claim families that run at the same time share the cores instead of each starting a pool of
-    its own (and paying the processes' start-up once, not once per family). Jobs are seeded, so the
-    results do not change. On leaving (or on an error) queued jobs are cancelled."""
+    its own (and paying the processes' start-up once, not once per family). The workers start at
+    once and import the modules ``warm`` names (seconds of torch and friends) while the caller
+    prepares its jobs. Jobs are seeded, so the results do not change. On leaving (or on an error)
+    queued jobs are cancelled."""
     import os
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -89,6 +91,8 @@ def shared_pool(workers: int = WORKERS) -> Iterator[None]:
         yield
         return
     pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_one_thread)
+    for _ in range(n if warm else 0):
+        pool.submit(_import_all, warm)
     _SHARED = pool
     try:
         yield
@@ -143,5 +147,14 @@ def parallel_map(
         return collect(pool)
 
 
+def _import_all(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 def _one_thread() -> None:
+    import torch
+
     torch.set_num_threads(1)
