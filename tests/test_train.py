@@ -202,17 +202,33 @@ def test_on_eval_hook_sees_the_held_out_views_at_every_evaluation():
     assert all(a == b and a[0] == 512 for _, a, b in seen)
 
 
-def test_tracking_held_out_mi_does_not_change_the_training_run():
-    """The P1/P2 held-out estimator trains a critic inside the hook; it runs on a forked global
-    RNG, so a tracked run equals the untracked one (the P3 arm it doubles as)."""
+@pytest.mark.parametrize("track", ["mi", "surrogate"])
+def test_tracking_does_not_change_the_training_run(track: str) -> None:
+    """The P1/P2 held-out estimator trains a critic inside the hook (on a forked global RNG) and
+    P7's probe takes gradients there (``autograd.grad``, eval mode), so a tracked run equals the
+    untracked one (the P3 arm it doubles as)."""
     from mitheory.claims.training import train_run
 
-    key = ("sdmi", "", (("target_update", "ema"),), 20, "")
+    key = ("sdmi", "", (("target_update", "ema"),), 20, "probe")
     plain = train_run(key, 0)["summary"]
-    tracked = train_run((*key[:4], "mi"), 0)
-    assert len(tracked["heldout"]) == 6
+    tracked = train_run((*key[:4], f"probe,{track}"), 0)
+    if track == "mi":
+        assert len(tracked["heldout"]) == 6
+    else:
+        assert len(tracked["surrogate"]["curve"]) == 6 and "dv_z" in tracked["surrogate"]["final"]
     for k in ("mi_cosdv", "effective_rank", "embed_std", "probe_acc"):
         assert tracked["summary"][k] == plain[k], k
+
+
+def test_runs_without_the_linear_probe_skip_it_and_keep_the_rest() -> None:
+    config = dict(method="vicreg", steps=10, eval_every=5, progress=False)
+    with_probe = train(TrainConfig(**config))
+    without = train(TrainConfig(**config, linear_probe=False))
+    assert "probe_acc" in with_probe and "probe_acc" not in without
+    assert "probe_acc" not in without["initial"]
+    assert without["knn_acc"] == with_probe["knn_acc"] and without["loss"] == with_probe["loss"]
+    with pytest.raises(ValueError, match="linear_probe must be True or False"):
+        TrainConfig(method="vicreg", linear_probe="no")
 
 
 def test_cli_train_refuses_to_overwrite_a_run_unless_asked(

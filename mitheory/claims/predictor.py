@@ -159,6 +159,7 @@ def surrogate_probe(m: Any, x_a: Any, x_b: Any) -> dict[str, float]:
         joint, dv = both(joint_only_loss), both(dv_loss)
         g_joint, g_dv = _flat_grad(joint, params), _flat_grad(dv, params)
     norm = float(g_joint.norm() * g_dv.norm())
+    joint, dv = joint.detach(), dv.detach()
     return {"joint": float(joint), "dv": float(dv), "m_hat": float(joint - dv),
             "align": float(g_joint @ g_dv) / norm if norm > 0 else math.nan}  # fmt: skip
 
@@ -416,15 +417,13 @@ Checks per M-step (rule in `mitheory/claims/predictor.py`): """
 """
     )
     data = {
-        "plan": {
-            "seeds": list(claim.seeds),
-            "steps": steps,
-            "m_steps": list(b.m_steps),
-            "capacities": list(b.capacities),
-            "control_capacities": list(b.control_capacities),
-        },
-        "checks": _json_safe(by_step),
-        "runs": _json_safe(records),
-    }
+        "p7": {
+            "plan": {"seeds": list(claim.seeds), "steps": steps, "m_steps": list(b.m_steps),
+                     "capacities": list(b.capacities),
+                     "control_capacities": list(b.control_capacities)},
+            "checks": _json_safe(by_step),
+            "runs": _json_safe(records),
+        }
+    }  # fmt: skip
     return Section("P7: the predictor as the marginal term's surrogate", md, [claim], [figure],
                    data)  # fmt: skip
