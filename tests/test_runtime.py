@@ -44,7 +44,7 @@ def test_a_family_gives_up_its_turn_while_its_jobs_run():
         with runtime.turn():
             events.append("b computed")
 
-    with runtime.shared_pool(2, warm=("math",)):
+    with runtime.shared_pool(2):
         a = threading.Thread(target=family_a)
         a.start()
         time.sleep(0.3)  # A has the turn and is waiting for its jobs

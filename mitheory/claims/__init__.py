@@ -30,9 +30,6 @@ Builder = Callable[..., list[Section]]
 LABELS = {"estimation": "E1–E5", "gaussian": "T1–T3, T7", "nonconcave": "T8",
           "surrogate_error": "T4–T6", "training": "P1–P5, P7"}  # fmt: skip
 
-#: what the families' worker jobs import (the report's worker processes load them at start)
-WORKER_MODULES = ("paradigms.train", "mitheory.claims.training", "mitheory.nonconcave")
-
 
 def builder(family: str) -> Builder:
     """``report_sections`` of a family module (imported on demand)."""
@@ -54,7 +51,6 @@ __all__ = [
     "REGISTER",
     "START_ORDER",
     "VERDICTS",
-    "WORKER_MODULES",
     "Claim",
     "ClaimSpec",
     "Control",

@@ -72,33 +72,48 @@ def _waiting() -> Iterator[None]:
         _HOLDS.held = True
 
 
+class _LazyPool:
+    """A pool of spawned worker processes, started by the first job submitted to it."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: Any = None
+        self.lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self.lock:
+            if self.pool is None:
+                from concurrent.futures import ProcessPoolExecutor
+                from multiprocessing import get_context
+
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                                initializer=_one_thread)  # fmt: skip
+        return self.pool.submit(fn, *args)
+
+
 @contextlib.contextmanager
-def shared_pool(workers: int = WORKERS, warm: tuple[str, ...] = ()) -> Iterator[None]:
+def shared_pool(workers: int = WORKERS) -> Iterator[None]:
     """Within the block, every :func:`parallel_map` with more than one worker submits its jobs to
-    one pool of ``workers`` spawned processes (one per core at most), in the order they arrive, so
-    claim families that run at the same time share the cores instead of each starting a pool of
-    its own (and paying the processes' start-up once, not once per family). The workers start at
-    once and import the modules ``warm`` names (seconds of torch and friends) while the caller
-    prepares its jobs. Jobs are seeded, so the results do not change. On leaving (or on an error)
-    queued jobs are cancelled."""
+    one pool of ``workers`` spawned processes (one per core at most; started by the first job), in
+    the order they arrive, so claim families that run at the same time share the cores instead of
+    each starting a pool of its own (and paying the processes' start-up, seconds of imports, once
+    per family). Jobs are seeded, so the results do not change. On leaving (or on an error) queued
+    jobs are cancelled."""
     import os
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
 
     global _SHARED
     n = min(workers, os.cpu_count() or 1)
     if n < 2 or _SHARED is not None:
         yield
         return
-    pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_one_thread)
-    for _ in range(n if warm else 0):
-        pool.submit(_import_all, warm)
-    _SHARED = pool
+    lazy = _LazyPool(n)
+    _SHARED = lazy
     try:
         yield
     finally:
         _SHARED = None
-        pool.shutdown(wait=True, cancel_futures=True)
+        if lazy.pool is not None:
+            lazy.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parallel_map(
@@ -145,13 +160,6 @@ def parallel_map(
         return collect(_SHARED)
     with ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
         return collect(pool)
-
-
-def _import_all(modules: tuple[str, ...]) -> None:
-    import importlib
-
-    for name in modules:
-        importlib.import_module(name)
 
 
 def _one_thread() -> None:
