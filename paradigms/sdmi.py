@@ -11,6 +11,9 @@ One training step is a block-coordinate update of L(θ, ξ) = ½[ℓ(p_a, z_b) +
   ``"gradient"``  ξ takes its own gradient step on L with θ frozen, with its own optimizer
                   (canonical SDMI prototype).
 
+Predictor capacity: the method's MLP (``pred_hidden_dim`` sets its width) or, with ``pred_rank``
+= r, the linear map q(h) = U Vᵀ h of rank ≤ r (``encoders.low_rank_linear``; claim P7 sweeps it).
+
 Ablations: ``predictor`` replaces q_θ by the identity; ``stop-grad`` lets the E-step gradient flow
 into the target branch as well (for ``copy`` that is the full gradient through both views; for
 ``gradient`` the E-step then also moves ξ); ``alternating`` takes the E- and M-step gradients at the

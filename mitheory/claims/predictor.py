@@ -79,26 +79,34 @@ class PredictorPlan:
     m_steps: tuple[str, ...]  # the claim's (the control's gradient M-step is added)
     capacities: tuple[str, ...]  # "none", "rank:r", "mlp:w"
     control_capacities: tuple[str, ...]
+    #: M-steps that sweep fewer capacities than ``capacities``
+    fewer: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def of(self, m_step: str) -> tuple[str, ...]:
+        """The capacities swept with ``m_step``."""
+        if m_step == CONTROL_M_STEP:
+            return self.control_capacities
+        return dict(self.fewer).get(m_step, self.capacities)
 
 
 def plan(quick: bool) -> PredictorPlan:
     """Quick: the copy M-step with 6 capacities and the control with 4 (6 runs beyond P3's arms).
-    Full: copy and EMA with ranks 1, 2, 4, 8, 64 and MLP widths 16, 64, 256, the control with 5
-    (17 runs per seed beyond P3's)."""
+    Full: copy with ranks 1, 2, 4, 8, 64 and MLP widths 16, 64, 256, EMA with the ranks and the
+    default MLP, the control with 4 (14 runs per seed beyond P3's)."""
+    control = ("none", "rank:1", "rank:4", "mlp:64")
+    ranks = ("rank:1", "rank:2", "rank:4", "rank:8", "rank:64")
     if quick:
         return PredictorPlan(("copy",), ("none", "rank:1", "rank:2", "rank:4", "rank:64", "mlp:64"),
-                             ("none", "rank:1", "rank:4", "mlp:64"))  # fmt: skip
-    caps = ("none", "rank:1", "rank:2", "rank:4", "rank:8", "rank:64", "mlp:16", "mlp:64",
-            "mlp:256")  # fmt: skip
-    return PredictorPlan(("copy", "ema"), caps, ("none", "rank:1", "rank:4", "rank:64", "mlp:64"))
+                             control)  # fmt: skip
+    return PredictorPlan(("copy", "ema"), ("none", *ranks, "mlp:16", "mlp:64", "mlp:256"), control,
+                         (("ema", ("none", *ranks, "mlp:64")),))  # fmt: skip
 
 
 def runs_of(p: PredictorPlan) -> list[tuple[str, str, bool]]:
     """(M-step, capacity, marginal term on) of every run the plan needs, references included."""
     out: list[tuple[str, str, bool]] = []
     for m_step in (CONTROL_M_STEP, *p.m_steps):
-        caps = p.control_capacities if m_step == CONTROL_M_STEP else p.capacities
-        out += [(m_step, c, False) for c in caps] + [(m_step, "mlp:64", True)]
+        out += [(m_step, c, False) for c in p.of(m_step)] + [(m_step, "mlp:64", True)]
     return out
 
 
@@ -418,9 +426,8 @@ Checks per M-step (rule in `mitheory/claims/predictor.py`): """
     )
     data = {
         "p7": {
-            "plan": {"seeds": list(claim.seeds), "steps": steps, "m_steps": list(b.m_steps),
-                     "capacities": list(b.capacities),
-                     "control_capacities": list(b.control_capacities)},
+            "plan": {"seeds": list(claim.seeds), "steps": steps,
+                     "capacities": {m: list(b.of(m)) for m in (*b.m_steps, CONTROL_M_STEP)}},
             "checks": _json_safe(by_step),
             "runs": _json_safe(records),
         }

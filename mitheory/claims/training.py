@@ -8,11 +8,11 @@ defaults (AdamW, lr 5e-3, batch 128, MLP backbone), one horizon for every P1–P
   separable critic, 2 cross-fitting folds, no extrapolation: ``HELD_OUT_ESTIMATOR``) is trained
   on the held-out embeddings and read out on the other fold, so the MI is not the cos-DV loss the
   canonical prototypes train on. Its interval covers sampling and critic training (see
-  ``estimators.neural``); it is capped at log(n/2) = log 256 ≈ 5.5 nats. Each critic fits 205
-  pairs in full batches, so its checkpoint is chosen every 10 steps and it stops 50 steps after
-  the best (quick report, seed 0: 20 % less time than every 25 / after 150, and the held-out MI
-  of canonical SDMI reads 0.81 → 2.62 instead of 0.29 → 2.41: the coarser schedule stopped the
-  first critics early).
+  ``estimators.neural``); it is capped at log(n/2) = log 256 ≈ 5.5 nats. The quick report's
+  P1/P2 critics choose their checkpoint every 10 steps and stop 50 after the best
+  (``QUICK_HELD_OUT``, 20 % faster; canonical SDMI reads 0.81 → 2.62 instead of 0.29 → 2.41 nats,
+  seed 0). The full report keeps the estimator's defaults: with the quick schedule P5's
+  within-length ρ read +0.30 [−0.07, +0.60] (undecided), so P5 depends on the critic's schedule.
 - **Near-monotone rise** (P1/P2, per seed): gain last − first > 3 SE and no drop between
   consecutive evaluations beyond 3 SE (SE from the intervals, combined in quadrature). Spearman
   ρ against step is reported, not required: the held-out MI rises in the first ~60 steps and
@@ -55,8 +55,11 @@ from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
 #: the held-out estimator of P1, P2 and P5 (``estimators.estimate_mi`` options)
-HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2, "extrapolate": False,
-                                      "eval_every": 10, "patience": 5}  # fmt: skip
+HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2, "extrapolate": False}
+#: the quick report's (track "mi-quick"): checkpoint every 10 steps, stop 50 after the best
+QUICK_HELD_OUT: dict[str, Any] = {**HELD_OUT_ESTIMATOR, "eval_every": 10, "patience": 5}
+#: the estimator options of each held-out MI track
+MI_TRACKS = {"mi": HELD_OUT_ESTIMATOR, "mi-quick": QUICK_HELD_OUT}
 Z95 = 1.959963984540054
 #: P1/P2 rule: the SE multiple for the overall gain and for any drop between evaluations
 RISE_Z = 3.0
@@ -90,6 +93,7 @@ class ParadigmBudget:
     p5_steps: tuple[int, ...] = ()  # P5 training lengths; () leaves P5 out
     p5_seeds: tuple[int, ...] = (10,)
     compare: bool = True  # P1's comparison runs (SDMI without alternation / stop-gradient)
+    mi_track: str = "mi"  # P1/P2's held-out MI track (a key of MI_TRACKS)
     p7: predictor.PredictorPlan | None = None  # P7's sweep (None: no P7 runs, no probe)
 
 
@@ -98,7 +102,7 @@ def budget(quick: bool) -> ParadigmBudget:
     runs: within-length power 0.81 for ρ = 0.5); quick: one seed, neither (they do not fit in the
     two-minute quick report)."""
     if quick:
-        return ParadigmBudget((0,), compare=False, p7=predictor.plan(True))
+        return ParadigmBudget((0,), compare=False, mi_track="mi-quick", p7=predictor.plan(True))
     return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200), p7=predictor.plan(False))
 
 
@@ -108,8 +112,10 @@ def _flat(modules: list[Any]) -> Any:
     return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 
 
-def held_out_mi(z_a: Any, z_b: Any, seed: int) -> dict[str, float]:
-    """``HELD_OUT_ESTIMATOR`` on a pair of embedding batches: MI, interval and SE (nats)."""
+def held_out_mi(z_a: Any, z_b: Any, seed: int,
+                options: dict[str, Any] = HELD_OUT_ESTIMATOR) -> dict[str, float]:  # fmt: skip
+    """The held-out estimator (``options``) on a pair of embedding batches: MI, interval and SE
+    (nats)."""
     import torch
 
     from estimators import estimate_mi
@@ -118,7 +124,7 @@ def held_out_mi(z_a: Any, z_b: Any, seed: int) -> dict[str, float]:
     # so tracking a run does not change its training
     with torch.enable_grad(), torch.random.fork_rng(devices=[]):
         r = estimate_mi(z_a.double().cpu().numpy(), z_b.double().cpu().numpy(), seed=seed,
-                        **HELD_OUT_ESTIMATOR)  # fmt: skip
+                        **options)  # fmt: skip
     return {"mi": r.mi, "ci": list(r.ci), "se": (r.ci[1] - r.ci[0]) / (2 * Z95)}
 
 
@@ -134,8 +140,9 @@ def train_run(key: RunKey, seed: int) -> Run:
     probe: dict[str, Any] = {"curve": [], "final": {}}
 
     def hook(step: int, m: Any, x_a: Any, x_b: Any) -> None:
-        if "mi" in tracks:
-            heldout.append({"step": step, **held_out_mi(*m.embed_pair(x_a, x_b), seed)})
+        for name in tracks & set(MI_TRACKS):
+            heldout.append({"step": step, **held_out_mi(*m.embed_pair(x_a, x_b), seed,
+                                                        MI_TRACKS[name])})  # fmt: skip
         if "features" in tracks and step == steps:
             heldout.append({"step": step, **held_out_mi(m.features(x_a), m.features(x_b), seed)})
         if "surrogate" in tracks:
@@ -216,7 +223,7 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     probed = {p7_run_name(*cell) for cell in cells}
     for m, p, g in P3_ARMS:
         name = arm_name(m, p, g)
-        tracks = ["mi"] if m == "gradient" and p == g else []  # canonical SDMI and P1's control
+        tracks = [b.mi_track] if m == "gradient" and p == g else []  # canonical SDMI, P1's control
         tracks += ["surrogate"] if name in probed else []
         plan[name] = _arm_key(m, p, g, b.steps, track=",".join(tracks))
     for m, capacity, marginal in cells:
@@ -227,10 +234,10 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     for m, p, g in P3_CONTROL_ARMS:
         plan[arm_name(m, p, g, stop_grad=False)] = _arm_key(m, p, g, b.steps, stop_grad=False)
     if b.compare:
-        plan["sdmi gradient −alternating"] = ("sdmi", "alternating", (), b.steps, "mi")
-        plan["sdmi gradient −stop-grad"] = ("sdmi", "stop-grad", (), b.steps, "mi")
-    plan["jmi"] = ("jmi", "", (), b.steps, "mi")
-    plan["jmi −marginal"] = ("jmi", "marginal", (), b.steps, "mi")
+        plan["sdmi gradient −alternating"] = ("sdmi", "alternating", (), b.steps, b.mi_track)
+        plan["sdmi gradient −stop-grad"] = ("sdmi", "stop-grad", (), b.steps, b.mi_track)
+    plan["jmi"] = ("jmi", "", (), b.steps, b.mi_track)
+    plan["jmi −marginal"] = ("jmi", "marginal", (), b.steps, b.mi_track)
     for m in P4_SURROGATES[1:]:
         plan[m] = (m, "", (), b.steps, "")
     for m, ablation in P4_CONTROL:
@@ -645,7 +652,7 @@ def paradigm_section(
     figs = [_plot_rise(runs, out), _plot_p3(rows, control_rows, out)]
     data: dict[str, Any] = {
         "budget": {"seeds": list(runs), "steps": b.steps, "evals": EVALS,
-                   "p5_steps": list(b.p5_steps), "estimator": HELD_OUT_ESTIMATOR},
+                   "p5_steps": list(b.p5_steps), "estimator": MI_TRACKS[b.mi_track]},
         "final": {s: {name: run["summary"] for name, run in r.items()} for s, r in runs.items()},
         "heldout": {s: {name: run["heldout"] for name, run in r.items() if run["heldout"]}
                     for s, r in runs.items()},
@@ -691,7 +698,7 @@ evaluations. Rules: `mitheory/claims/training.py` (module docstring); the regist
 |---|---|
 | data | gaussian-mixture (built-in), 512 fixed held-out pairs |
 | optimizer | AdamW, lr 5·10⁻³, batch 128, {b.steps} steps |
-| held-out MI | `estimators.estimate_mi`, {HELD_OUT_ESTIMATOR} (not the training loss) |
+| held-out MI | `estimators.estimate_mi`, {MI_TRACKS[b.mi_track]} (not the training loss) |
 | SDMI | τ = 0.1, EMA τ_base = 0.99 (cosine to 1), predictor MLP |
 | seeds | {seeds} |
 
