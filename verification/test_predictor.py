@@ -142,7 +142,7 @@ def test_alignment_is_the_cosine_of_the_two_gradients(m_step):
             s = bounds.cosine_scores(p, z, p7.TEMPERATURE)
             total = total + (torch.diagonal(s).mean() if objective == "joint" else bounds.dv(s))
         (0.5 * total).backward()
-        return torch.cat([q.grad.flatten() for q in params]), float(0.5 * total)
+        return torch.cat([q.grad.flatten() for q in params]), float(0.5 * total.detach())
 
     g_j, joint = grads("joint")
     g_d, dv = grads("dv")

@@ -258,6 +258,14 @@ def _n_pass(c: dict[str, Any]) -> int:
     return sum(c[k]["pass"] for k in ("capacity", "fidelity", "surrogate"))
 
 
+def _listing(items: list[str], most: int = 3) -> str:
+    """The first ``most`` items, then how many there are in all ("none" when empty)."""
+    if not items:
+        return "none"
+    more = f"; … ({len(items)} in all)" if len(items) > most else ""
+    return "; ".join(items[:most]) + more
+
+
 def p7_claim(records: list[dict[str, Any]], b: PredictorPlan, seed: int
              ) -> tuple[Claim, dict[str, Any]]:  # fmt: skip
     """The P7 claim from the sweep's records, and the per-M-step checks."""
@@ -281,7 +289,7 @@ def p7_claim(records: list[dict[str, Any]], b: PredictorPlan, seed: int
         )
         + f"; best predictor {top['capacity']} reaches {top['rel_dv']:.2f} of the "
         f"explicit-marginal DV; falsifiers (not collapsed, gain < {GAIN}): "
-        + ("; ".join(falsifiers) if falsifiers else "none")
+        + _listing(falsifiers)
     )
     claim = Claim(
         "P7", verdict, float(top["rel_dv"]), detail,
