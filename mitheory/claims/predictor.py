@@ -315,16 +315,17 @@ def _plot(records: list[dict[str, Any]], b: PredictorPlan, out: Path) -> str:
     axes = fig.subplots(1, 3)
     steps = (*b.m_steps, CONTROL_M_STEP)
     colors = {"copy": "tab:blue", "ema": "tab:green", "gradient": "tab:red"}
+    every = sorted({r["capacity"] for r in records if not r["marginal"]}, key=capacity_order)
+    axes[0].set_xticks(np.arange(len(every)), every, rotation=45, fontsize=7)
     for m in steps:
         rows = relative(records, m)
         caps = sorted({r["capacity"] for r in rows}, key=capacity_order)
-        x = np.arange(len(caps))
+        x = [every.index(c) for c in caps]  # one axis for every M-step's capacities
         mean = [np.mean([r["rel_dv"] for r in rows if r["capacity"] == c]) for c in caps]
         lo = [np.min([r["rel_dv"] for r in rows if r["capacity"] == c]) for c in caps]
         hi = [np.max([r["rel_dv"] for r in rows if r["capacity"] == c]) for c in caps]
         axes[0].errorbar(x, mean, yerr=[np.subtract(mean, lo), np.subtract(hi, mean)], fmt="o-",
                          color=colors[m], capsize=3, label=m)  # fmt: skip
-        axes[0].set_xticks(x, caps, rotation=45, fontsize=7)
         pred = [r for r in rows if r["capacity"] != "none"]
         axes[1].scatter([r["fidelity"] for r in pred], [r["rel_dv"] for r in pred], color=colors[m],
                         s=18, label=m)  # fmt: skip
@@ -345,7 +346,7 @@ def _plot(records: list[dict[str, Any]], b: PredictorPlan, out: Path) -> str:
     axes[2].axhline(0.0, color="black", lw=0.5)
     axes[2].set_xlabel("training step")
     axes[2].set_ylabel("cos(∇_θ J, ∇_θ DV)")
-    axes[2].set_title("alignment along training: best (—) and worst (⋯) predictor")
+    axes[2].set_title("alignment along training\n(—: best predictor, ⋯: worst)")
     axes[2].legend(fontsize=6)
     fig.tight_layout()
     name = "p7_predictor_surrogate.png"
