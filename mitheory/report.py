@@ -34,7 +34,7 @@ from mitheory import claims
 from mitheory.atomic import atomic_write_json, atomic_write_text
 from mitheory.claims.register import REGISTER, claim_order
 from mitheory.claims.result import Section
-from mitheory.claims.runtime import shared_pool
+from mitheory.claims.runtime import shared_pool, turn
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
@@ -228,8 +228,6 @@ def _run_families(
 
     import torch
     from tqdm import tqdm
-
-    from mitheory.claims.runtime import turn
 
     bar = tqdm(total=len(builders), desc="report", file=sys.stderr, disable=not progress,
                unit="family")  # fmt: skip

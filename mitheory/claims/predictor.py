@@ -70,6 +70,9 @@ ALPHA = 0.05
 PERMUTATIONS = 20_000
 #: the claim's M-steps and the control's
 CONTROL_M_STEP = "gradient"
+#: the methods' own predictor (2-layer MLP of the embedding's width, 64): P3's arms and the
+#: explicit-marginal references use it
+DEFAULT_CAPACITY = "mlp:64"
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def runs_of(p: PredictorPlan) -> list[tuple[str, str, bool]]:
     """(M-step, capacity, marginal term on) of every run the plan needs, references included."""
     out: list[tuple[str, str, bool]] = []
     for m_step in (CONTROL_M_STEP, *p.m_steps):
-        out += [(m_step, c, False) for c in p.of(m_step)] + [(m_step, "mlp:64", True)]
+        out += [(m_step, c, False) for c in p.of(m_step)] + [(m_step, DEFAULT_CAPACITY, True)]
     return out
 
 
@@ -118,7 +121,7 @@ def method_options(m_step: str, capacity: str) -> dict[str, Any]:
     options: dict[str, Any] = {"target_update": m_step}
     if kind == "rank":
         options["pred_rank"] = int(size)
-    elif kind == "mlp" and int(size) != 64:  # 64: the default width (the P3 arms' predictor)
+    elif kind == "mlp" and capacity != DEFAULT_CAPACITY:
         options["pred_hidden_dim"] = int(size)
     return options
 

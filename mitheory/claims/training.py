@@ -210,14 +210,14 @@ def p7_run_name(m_step: str, capacity: str, marginal: bool) -> str:
     the default MLP predictor, the explicit-marginal reference), else a P7 run."""
     if marginal:
         return arm_name(m_step, True, True)
-    if capacity in ("none", "mlp:64"):
+    if capacity in ("none", predictor.DEFAULT_CAPACITY):
         return arm_name(m_step, capacity != "none", False)
     return f"{arm_name(m_step, True, False)} q {capacity}"
 
 
 def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     """Named runs (without seed) that P1–P4 and P7 need; P1's runs are P3 arms with tracking,
-    and with a P7 plan every P3 arm carries P7's probe."""
+    and with a P7 plan the P3 arms that are P7 cells carry P7's probe."""
     plan: dict[str, RunKey] = {}
     cells = predictor.runs_of(b.p7) if b.p7 is not None else []
     probed = {p7_run_name(*cell) for cell in cells}
