@@ -7,6 +7,9 @@ run gets its shard of the single-process views bit for bit). Two independent cal
 views x_a, x_b of DESIGN.md §3 (``augment_b``, when set, draws view B from its own
 distribution), so I(X_A; X_B) > 0 comes only from the shared sample.
 
+``markov-sequences`` and ``paired-bags`` (token sequences; a continuous view paired with a bag of
+tokens, with exact I(X_A; X_B)) come from ``paradigms.token_data``.
+
 ``gaussian-mixture`` (built here) has ground-truth structure: K clusters in a low-dimensional latent
 space pushed through a fixed random nonlinear map to a higher dimension. Every other name is
 dispatched lazily to ``paradigms.image_data``: its ``IMAGE_DATASETS`` (plus ``imagefolder:PATH``)
@@ -18,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -34,6 +38,11 @@ class SSLData:
     num_classes: int
     augment: Callable[..., torch.Tensor]  # augment(x, generator, rows=None)
     augment_b: Callable[..., torch.Tensor] | None = None
+    #: the modality's default backbone, (name, options) for ``encoders.build_backbone``; None:
+    #: by input shape (``smallcnn`` for images, ``mlp`` for vectors)
+    encoder: tuple[str, dict[str, Any]] | None = None
+    #: I(X_A; X_B) of the two views in nats, where the generator knows it exactly
+    true_mi: float | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -164,7 +173,8 @@ def gaussian_mixture(
 def load_dataset(name: str, *, seed: int = 0, **kwargs: object) -> SSLData:
     """Data set by its command-line name (DESIGN.md §5).
 
-    ``gaussian-mixture`` takes the keyword arguments of :func:`gaussian_mixture`; image names
+    ``gaussian-mixture`` takes the keyword arguments of :func:`gaussian_mixture`, the token data
+    sets those of their generators (``paradigms.token_data``); image names
     (``fashion-mnist``, ``digits``, ``cifar10``, ``cifar100``, ``fake``, ``imagefolder:PATH``, …)
     go to ``paradigms.image_data``.
     """
@@ -172,6 +182,10 @@ def load_dataset(name: str, *, seed: int = 0, **kwargs: object) -> SSLData:
         raise TypeError(f"data set name must be a str, got {type(name).__name__}")
     if name == "gaussian-mixture":
         return gaussian_mixture(seed=seed, **kwargs)  # type: ignore[arg-type]
+    from paradigms import token_data
+
+    if name in token_data.TOKEN_DATASETS:
+        return token_data.load_token_data(name, seed=seed, **kwargs)
     from paradigms import image_data
 
     image_names = tuple(image_data.IMAGE_DATASETS)
@@ -182,5 +196,5 @@ def load_dataset(name: str, *, seed: int = 0, **kwargs: object) -> SSLData:
                 f"data set {name!r} is an image data set; training on images is not wired up yet"
             )
         return loader(name, seed=seed, **kwargs)
-    known = ", ".join(("gaussian-mixture", *image_names))
+    known = ", ".join(("gaussian-mixture", *token_data.TOKEN_DATASETS, *image_names))
     raise ValueError(f"unknown data set {name!r}; expected one of: {known}")

@@ -3,7 +3,8 @@
 A backbone maps a batch [N, *input_shape] to features [N, feature_dim]; linear probes read these.
 Heads are MLPs whose batch-norm placement follows the papers (see :func:`mlp_head`).
 Image backbones (``smallcnn``, ``resnet18``, ``resnet50``) come from ``paradigms.backbones``,
-imported only when asked for (``build_backbone(name, in_channels=C, **kwargs) -> (module, dim)``).
+imported only when asked for (``build_backbone(name, in_channels=C, **kwargs) -> (module, dim)``);
+token backbones (``seqcnn``, ``bag``, ``pair``) from ``paradigms.token_encoders``.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def low_rank_linear(dim: int, rank: int) -> nn.Sequential:
 def build_backbone(
     name: str, *, input_shape: tuple[int, ...], **kwargs: object
 ) -> tuple[nn.Module, int]:
-    """Backbone by name and its feature dimension. ``mlp`` takes ``hidden_dim`` and ``depth``."""
+    """Backbone by name and its feature dimension. ``mlp`` takes ``hidden_dim`` and ``depth``;
+    the token backbones take their vocabulary and sizes (the token data sets supply them)."""
     if name == "mlp":
         if len(input_shape) != 1:
             raise ValueError(
@@ -111,6 +113,9 @@ def build_backbone(
                 f"backbone {name!r} needs images [N, C, H, W], got input shape {tuple(input_shape)}"
             )
         return backbones.build_backbone(name, in_channels=int(input_shape[0]), **kwargs)
-    raise ValueError(
-        f"unknown backbone {name!r}; expected one of: mlp, {', '.join(IMAGE_BACKBONES)}"
-    )
+    from paradigms import token_encoders
+
+    if name in token_encoders.TOKEN_BACKBONES:
+        return token_encoders.build_token_backbone(name, **kwargs)
+    known = ", ".join(("mlp", *IMAGE_BACKBONES, *token_encoders.TOKEN_BACKBONES))
+    raise ValueError(f"unknown backbone {name!r}; expected one of: {known}")

@@ -323,22 +323,25 @@ def _device(name: str) -> torch.device:
     return device
 
 
-def resolve_backbone(name: str | None, input_shape: tuple[int, ...]) -> str:
-    """The backbone to build: ``name``, or by default ``smallcnn`` for images [C, H, W] and
-    ``mlp`` for vectors."""
+def resolve_backbone(name: str | None, data: SSLData) -> tuple[str, dict[str, Any]]:
+    """The backbone to build and the options its data set gives it: ``name``, or by default the
+    data set's own encoder (``SSLData.encoder``, e.g. ``seqcnn`` for token sequences), else
+    ``smallcnn`` for images [C, H, W] and ``mlp`` for vectors. The data set's options (vocabulary,
+    modality sizes) apply when its encoder is the one built."""
+    if data.encoder is not None and name in (None, data.encoder[0]):
+        return data.encoder[0], dict(data.encoder[1])
     if name is not None:
-        return name
-    return "smallcnn" if len(input_shape) == 3 else "mlp"
+        return name, {}
+    return ("smallcnn" if len(data.input_shape) == 3 else "mlp"), {}
 
 
 def build_method(config: TrainConfig, data: SSLData) -> SSLMethod:
     """The configured method on a fresh backbone, initialized from ``config.seed``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
+        name, options = resolve_backbone(config.backbone, data)
         backbone, feature_dim = build_backbone(
-            resolve_backbone(config.backbone, data.input_shape),
-            input_shape=data.input_shape,
-            **config.backbone_options,
+            name, input_shape=data.input_shape, **{**options, **config.backbone_options}
         )
         cls = get_method(config.method)
         return cls(backbone, feature_dim, ablate=config.ablate, **config.method_options)
@@ -771,7 +774,7 @@ def _train(
         "steps_done": steps_done,
         "resumed_from": start_step,
         "world_size": ctx.world_size,
-        "backbone": resolve_backbone(config.backbone, data.input_shape),
+        "backbone": resolve_backbone(config.backbone, data)[0],
         "status": status,
         "reason": reason,
         **{k: v for k, v in final.items() if k not in ("step", "loss")},

@@ -78,6 +78,18 @@ def test_no_host_sync_with_images_augmentation_and_online_probe(
     assert syncs.total == 0, f"{method}: host reads in the hot loop:\n{syncs.report()}"
 
 
+@pytest.mark.parametrize("data", ["markov-sequences", "paired-bags"])
+@pytest.mark.parametrize("method", ["sdmi", "byol", "simclr"])
+def test_no_host_sync_with_token_data(
+    method: str, data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Token views (crop-and-mask on the device; a modality picked from the stored sample)."""
+    with counting_hot_steps(monkeypatch) as syncs:
+        summary = train(run(method, data=data))
+    assert summary["status"] == "ok"
+    assert syncs.total == 0, f"{method} on {data}: host reads in the hot loop:\n{syncs.report()}"
+
+
 def test_the_counter_sees_a_planted_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     """Negative control: a loss read back with float() inside the step is counted at its line."""
     from paradigms.methods.simclr import SimCLR

@@ -128,8 +128,9 @@ def held_out_mi(z_a: Any, z_b: Any, seed: int,
     return {"mi": r.mi, "ci": list(r.ci), "se": (r.ci[1] - r.ci[0]) / (2 * Z95)}
 
 
-def train_run(key: RunKey, seed: int) -> Run:
-    """One ``paradigms.train`` run with the tracking that ``key`` asks for."""
+def train_run(key: RunKey, seed: int, data: str = "gaussian-mixture", evals: int = EVALS) -> Run:
+    """One ``paradigms.train`` run on the data set ``data`` (its own encoder) with ``evals``
+    evaluations after step 0 and the tracking that ``key`` asks for."""
 
     from paradigms.train import TrainConfig, train
 
@@ -161,8 +162,8 @@ def train_run(key: RunKey, seed: int) -> Run:
 
     with single_thread(), tempfile.TemporaryDirectory() as out:
         config = TrainConfig(
-            method=method, ablate=ablate, seed=seed, steps=steps,
-            eval_every=max(1, steps // EVALS), progress=False,
+            method=method, data=data, ablate=ablate, seed=seed, steps=steps,
+            eval_every=max(1, steps // evals), progress=False,
             probe_every=1000,  # linear probe at the first and last evaluation only, where used
             linear_probe=bool(tracks & {"features", "probe"}),
             probe_train=512, probe_test=512,  # the claims' design (P5's n_test below)
@@ -247,18 +248,22 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
 
 def run_all(jobs: list[tuple[RunKey, int]], runner: Runner = train_run, label: str = "runs",
             progress: Callable[[str], None] | None = None) -> list[Run]:  # fmt: skip
-    """Every (key, seed) job, in order. ``train_run`` jobs go to worker processes
-    (:func:`mitheory.claims.runtime.parallel_map`); other runners (tests) run in this process."""
-    workers = WORKERS if runner is train_run else 1
+    """Every (key, seed) job, in order. ``train_run`` jobs (also with its options bound by
+    ``functools.partial``) go to worker processes (:func:`mitheory.claims.runtime.parallel_map`);
+    other runners (tests) run in this process."""
+    workers = WORKERS if getattr(runner, "func", runner) is train_run else 1
     return parallel_map(runner, jobs, label=label, progress=progress, workers=workers)
 
 
 def collect_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
-                 progress: Callable[[str], None] | None = None) -> dict[int, dict[str, Run]]:
-    """{run seed: {run name: run}} for every planned run and seed."""
-    plan = run_plan(b)
+                 progress: Callable[[str], None] | None = None,
+                 plan: dict[str, RunKey] | None = None,
+                 label: str = "P1–P4") -> dict[int, dict[str, Run]]:  # fmt: skip
+    """{run seed: {run name: run}} for every run of ``plan`` (default: :func:`run_plan`) and
+    seed."""
+    plan = run_plan(b) if plan is None else plan
     jobs = [(key, seed + k) for k in b.seeds for key in plan.values()]
-    results = iter(run_all(jobs, runner, "P1–P4", progress))
+    results = iter(run_all(jobs, runner, label, progress))
     return {seed + k: {name: next(results) for name in plan} for k in b.seeds}
 
 
