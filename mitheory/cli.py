@@ -96,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--data",
         default=None,
-        help="gaussian-mixture (default), fashion-mnist, cifar10, cifar100, digits, fake, "
-        "tinyimagenet, imagenet100 or imagefolder:PATH",
+        help="gaussian-mixture (default), markov-sequences, paired-bags, fashion-mnist, cifar10, "
+        "cifar100, digits, fake, tinyimagenet, imagenet100 or imagefolder:PATH",
     )
     tr.add_argument("--data-root", default=None, help="folder holding the data set's files")
     tr.add_argument(

@@ -28,7 +28,6 @@ All values in nats.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +38,7 @@ from matplotlib.figure import Figure
 from mitheory.atomic import atomic_savefig
 from mitheory.claims import training as tr
 from mitheory.claims.result import Claim, Control, Section, verdict_of
+from mitheory.claims.runtime import WORKERS, parallel_map
 
 #: (setting, data set) pairs
 SETTINGS = (("sequences", "markov-sequences"), ("two-modality", "paired-bags"))
@@ -74,15 +74,24 @@ def plan(b: tr.ParadigmBudget) -> dict[str, tr.RunKey]:
 Runs = dict[str, dict[int, dict[str, Any]]]  # {setting: {seed: {run name: run}}}
 
 
-def collect(b: tr.ParadigmBudget, seed: int, runner: tr.Runner | None = None,
+def setting_run(key: tr.RunKey, seed: int, data: str) -> dict[str, Any]:
+    """One P8 run: ``training.train_run`` on ``data`` with ``EVALS`` evaluations."""
+    return tr.train_run(key, seed, data=data, evals=EVALS)
+
+
+def collect(b: tr.ParadigmBudget, seed: int, runner: Callable[..., dict[str, Any]] | None = None,
             progress: Callable[[str], None] | None = None) -> Runs:  # fmt: skip
-    """{setting: {seed: {run name: run}}}; ``runner(data)`` gives a setting's runner (tests)."""
-    out = {}
-    for setting, data in SETTINGS:
-        run = (functools.partial(tr.train_run, data=data, evals=EVALS) if runner is None
-               else functools.partial(runner, data=data))  # fmt: skip
-        out[setting] = tr.collect_runs(b, seed, run, progress, plan(b), f"P8 {setting}")
-    return out
+    """Every run of :func:`plan` in both settings, as one batch of worker jobs (so neither
+    setting waits for the other); ``runner(key, seed, data)`` replaces :func:`setting_run`
+    (tests: then in this process)."""
+    names = plan(b)
+    jobs = [(key, seed + k, data) for _, data in SETTINGS for k in b.seeds
+            for key in names.values()]  # fmt: skip
+    fn = setting_run if runner is None else runner
+    results = iter(parallel_map(fn, jobs, label="P8", progress=progress,
+                                workers=WORKERS if runner is None else 1))  # fmt: skip
+    return {setting: {seed + k: {name: next(results) for name in names} for k in b.seeds}
+            for setting, _ in SETTINGS}  # fmt: skip
 
 
 def registry_claim(runs: dict[int, dict[str, Any]]) -> tuple[Claim, list[dict[str, Any]]]:

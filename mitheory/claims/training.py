@@ -248,22 +248,18 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
 
 def run_all(jobs: list[tuple[RunKey, int]], runner: Runner = train_run, label: str = "runs",
             progress: Callable[[str], None] | None = None) -> list[Run]:  # fmt: skip
-    """Every (key, seed) job, in order. ``train_run`` jobs (also with its options bound by
-    ``functools.partial``) go to worker processes (:func:`mitheory.claims.runtime.parallel_map`);
-    other runners (tests) run in this process."""
-    workers = WORKERS if getattr(runner, "func", runner) is train_run else 1
+    """Every (key, seed) job, in order. ``train_run`` jobs go to worker processes
+    (:func:`mitheory.claims.runtime.parallel_map`); other runners (tests) run in this process."""
+    workers = WORKERS if runner is train_run else 1
     return parallel_map(runner, jobs, label=label, progress=progress, workers=workers)
 
 
 def collect_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
-                 progress: Callable[[str], None] | None = None,
-                 plan: dict[str, RunKey] | None = None,
-                 label: str = "P1–P4") -> dict[int, dict[str, Run]]:  # fmt: skip
-    """{run seed: {run name: run}} for every run of ``plan`` (default: :func:`run_plan`) and
-    seed."""
-    plan = run_plan(b) if plan is None else plan
+                 progress: Callable[[str], None] | None = None) -> dict[int, dict[str, Run]]:
+    """{run seed: {run name: run}} for every planned run and seed."""
+    plan = run_plan(b)
     jobs = [(key, seed + k) for k in b.seeds for key in plan.values()]
-    results = iter(run_all(jobs, runner, label, progress))
+    results = iter(run_all(jobs, runner, "P1–P4", progress))
     return {seed + k: {name: next(results) for name in plan} for k in b.seeds}
 
 
