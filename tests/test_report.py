@@ -167,21 +167,22 @@ def test_two_sections_may_share_a_figure(tmp_path, fake_sections):
 
 
 def test_claims_follow_the_register_order_and_unrun_claims_are_listed(tmp_path, monkeypatch):
-    """Claims table order is the register's; the register claims that no family decides (P6,
-    and P8 for now) and, in quick mode, the full-only P5 are listed as not run."""
+    """Claims table order is the register's; the register claim that no family decides (P6)
+    and, in quick mode, the full-only P5 and P8 are listed as not run."""
     assert sorted(["P1", "T7", "E2", "T1"], key=report.claim_order) == ["E2", "T1", "T7", "P1"]
     labels = [label for label, _ in report._builders()]
-    assert labels[0] == "E1–E5" and labels[-1] == "P1–P5, P7"
+    assert labels[0] == "E1–E5" and labels[-1] == "P8"
     assert any(m.startswith("P6") for m in report.not_run(quick=False))
-    assert any(m.startswith("P5") for m in report.not_run(quick=True))
-    assert not any(m.startswith("P5") for m in report.not_run(quick=False))
+    for full_only in ("P5", "P8"):
+        assert any(m.startswith(full_only) for m in report.not_run(quick=True))
+        assert not any(m.startswith(full_only) for m in report.not_run(quick=False))
     monkeypatch.setattr(report, "_builders", lambda: [
         ("x", _section("fig_p", "P1", 1.0)), ("y", _section("fig_e", "E3", 2.0))])
     results = report.run_report(tmp_path, progress=False)
     assert [c["id"] for c in results["claims"]] == ["E3", "P1"]
     assert any(m.startswith("P6") for m in results["not_run"])
-    assert "; P8 (not decided yet" in (tmp_path / "report.md").read_text()
-    assert not any(m.startswith(("T8", "P7")) for m in results["not_run"])
+    assert "P6 (" in (tmp_path / "report.md").read_text()
+    assert not any(m.startswith(("T8", "P7", "P8")) for m in results["not_run"])
 
 
 def test_results_claims_carry_the_contract_fields(tmp_path, fake_sections):
