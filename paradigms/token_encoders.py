@@ -123,6 +123,8 @@ def build_token_backbone(name: str, **kwargs: object) -> tuple[nn.Module, int]:
         module = classes[name](**kwargs)  # type: ignore[arg-type]
     except TypeError as err:
         raise ValueError(
-            f"backbone {name!r}: {err} (the token data sets supply vocab and sizes)"
+            f"backbone {name!r}: {err}; a token data set supplies these for its own encoder "
+            "(markov-sequences: seqcnn, paired-bags: pair), other pairings need them as "
+            "backbone options"
         ) from err
     return module, module.output_dim
