@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mitheory import __version__
+
 
 def _load_samples(path: str):
     """Read a sample matrix from ``.npy`` or ``.csv`` (comma-separated, no header)."""
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mitheory",
         description="Self-supervised learning as MI maximization: estimate, report, train.",
     )
+    parser.add_argument("--version", action="version", version=f"mitheory {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     est = sub.add_parser("estimate", help="estimate I(X;Y) in nats from two sample files")

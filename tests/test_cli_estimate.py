@@ -88,3 +88,16 @@ def test_unknown_method_exit_2(tmp_path, capsys):
     assert main(["estimate", str(px), str(py), "--method", "nope"]) == 2
     err = capsys.readouterr().err
     assert "unknown method 'nope'" in err and "smile" in err
+
+
+def test_version_flag_and_attribute(capsys):
+    """``mitheory --version`` prints the installed package's version, also ``__version__``."""
+    from importlib.metadata import version
+
+    import mitheory
+
+    assert mitheory.__version__ == version("mitheory")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mitheory {version('mitheory')}"
