@@ -93,6 +93,8 @@ def test_two_modality_jmi_rises_below_the_exact_mi_and_collapses_without_margina
     true_mi = paired_bags(seed=0).true_mi
     dpi = md.data_processing(runs, true_mi)
     assert dpi["pass"], dpi
+    # the check can fail: against half the exact MI the final JMI estimate is far above
+    assert not md.data_processing(runs, true_mi / 2)["pass"]
     assert runs[0]["jmi −marginal"]["summary"]["collapsed"]
 
 

@@ -75,8 +75,10 @@ Runs = dict[str, dict[int, dict[str, Any]]]  # {setting: {seed: {run name: run}}
 
 
 def setting_run(key: tr.RunKey, seed: int, data: str) -> dict[str, Any]:
-    """One P8 run: ``training.train_run`` on ``data`` with ``EVALS`` evaluations."""
-    return tr.train_run(key, seed, data=data, evals=EVALS)
+    """One P8 run: ``training.train_run`` on ``data``, with ``EVALS`` evaluations where its
+    held-out MI is tracked (P1/P2) and otherwise only at step 0 and the end (P3, P4 and the
+    registry read the final state; evaluations do not change training)."""
+    return tr.train_run(key, seed, data=data, evals=EVALS if key[4] else 1)
 
 
 def collect(b: tr.ParadigmBudget, seed: int, runner: Callable[..., dict[str, Any]] | None = None,
