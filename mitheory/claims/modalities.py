@@ -96,8 +96,9 @@ def collect(b: tr.ParadigmBudget, seed: int, runner: Callable[..., dict[str, Any
             for setting, _ in SETTINGS}  # fmt: skip
 
 
-def registry_claim(runs: dict[int, dict[str, Any]]) -> tuple[Claim, list[dict[str, Any]]]:
-    """Each registry method and ablation against its prediction (the P3 health rule)."""
+def registry_claim(runs: dict[int, dict[str, Any]]) -> Claim:
+    """Each registry method and ablation against its prediction (the P3 health rule); the
+    rows are in ``extra["rows"]``."""
     rows = []
     for method, ablation, predicted in REGISTRY_RUNS:
         summaries = [r[run_name(method, ablation)]["summary"] for r in runs.values()]
@@ -111,11 +112,10 @@ def registry_claim(runs: dict[int, dict[str, Any]]) -> tuple[Claim, list[dict[st
     n_ok = sum(r["matches"] for r in rows)
     wrong = [f"{r['run']} ({r['collapsed_seeds']}/{r['seeds']} collapsed, predicted "
              f"{r['predicted']})" for r in rows if not r["matches"]]  # fmt: skip
-    claim = Claim("registry", verdict_of(n_ok, len(rows)), n_ok / len(rows),
-                  f"{n_ok}/{len(rows)} runs match; mismatches: {'; '.join(wrong) or 'none'}",
-                  threshold="healthy iff a marginal term or a predictor is left and the "
-                  "stop-gradient is on", seeds=tuple(runs))  # fmt: skip
-    return claim, rows
+    return Claim("registry", verdict_of(n_ok, len(rows)), n_ok / len(rows),
+                 f"{n_ok}/{len(rows)} runs match; mismatches: {'; '.join(wrong) or 'none'}",
+                 threshold="healthy iff a marginal term or a predictor is left and the "
+                 "stop-gradient is on", seeds=tuple(runs), extra={"rows": rows})  # fmt: skip
 
 
 def setting_claims(runs: dict[int, dict[str, Any]]) -> dict[str, Claim]:
@@ -123,9 +123,8 @@ def setting_claims(runs: dict[int, dict[str, Any]]) -> dict[str, Claim]:
     p1, _ = tr.rise_claim("P1", tr.arm_name("gradient", True, True),
                           tr.arm_name("gradient", False, False), (), runs)  # fmt: skip
     p2, _ = tr.rise_claim("P2", "jmi", "jmi −marginal", (), runs)
-    registry, _ = registry_claim(runs)
     return {"P1": p1, "P2": p2, "P3": tr.p3_claim(runs), "P4": tr.p4_claim(runs),
-            "registry": registry}  # fmt: skip
+            "registry": registry_claim(runs)}  # fmt: skip
 
 
 def data_processing(runs: dict[int, dict[str, Any]], true_mi: float) -> dict[str, Any]:
@@ -314,7 +313,7 @@ Per run (final RankMe, final cos-DV MI, held-out MI first → last where tracked
                           for seed_, r in per.items()} for s, per in runs.items()},
             "heldout": {s: {seed_: {n: run["heldout"] for n, run in r.items() if run["heldout"]}
                             for seed_, r in per.items()} for s, per in runs.items()},
-            "registry": {s: registry_claim(r)[1] for s, r in runs.items()}}  # fmt: skip
+            "registry": {s: c["registry"].extra["rows"] for s, c in claims.items()}}  # fmt: skip
     return Section("P8 — P1–P4 on token sequences and on two modalities", md, [p8], [figure],
                    data)
 
