@@ -38,6 +38,20 @@ def _ksg(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) 
     return ksg(x, y, seed=seed, device=device, **options)
 
 
+def _flow(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) -> MIResult:
+    """Gaussianizing-flow estimator (estimators.flow.flow_mi)."""
+    from estimators.flow import flow_mi
+
+    return flow_mi(x, y, seed=seed, device=device, **options)
+
+
+def _auto(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) -> MIResult:
+    """The default: picks by the data and says which method and why (estimators.auto.auto_mi)."""
+    from estimators.auto import auto_mi
+
+    return auto_mi(x, y, seed=seed, device=device, **options)
+
+
 def _gaussian(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) -> MIResult:
     """Gaussian plug-in estimator (estimators.gaussian.gaussian_plugin)."""
     from estimators.gaussian import gaussian_plugin
@@ -46,14 +60,20 @@ def _gaussian(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: 
 
 
 METHODS: Mapping[str, Estimator] = MappingProxyType(
-    {**{name: _neural(name) for name in NEURAL_METHODS}, "ksg": _ksg, "gaussian": _gaussian}
+    {
+        "auto": _auto,
+        **{name: _neural(name) for name in NEURAL_METHODS},
+        "ksg": _ksg,
+        "gaussian": _gaussian,
+        "flow": _flow,
+    }
 )
 
 
 def estimate_mi(
     x: Any,
     y: Any,
-    method: str = "smile",
+    method: str = "auto",
     *,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -65,8 +85,10 @@ def estimate_mi(
     Args:
         x: samples of X, shape [n] or [n, dx], numpy array or torch tensor (real numbers).
         y: samples of Y, shape [n] or [n, dy], same n (≥ 4), no constant column.
-        method: a name in ``METHODS``: neural "dv", "nwj", "infonce", "jsd", "smile", "mine"
-            (see ``estimators.neural``), "ksg" (k-nearest neighbours), "gaussian" (plug-in).
+        method: a name in ``METHODS``: "auto" (default: picks by the data, reports which and
+            why in ``diagnostics``; ``estimators.auto``), "flow" (Gaussianizing flows, no log-batch
+            ceiling; ``estimators.flow``), neural "dv", "nwj", "infonce", "jsd", "smile", "mine"
+            (``estimators.neural``), "ksg" (k-nearest neighbours), "gaussian" (plug-in).
         seed: makes the estimate deterministic (splits, initial weights, batches, tie noise).
         device: "cpu" or "cuda[:i]".
         base: logarithm base of the answer; e (default) gives nats, 2 gives bits.
@@ -74,8 +96,9 @@ def estimate_mi(
             neural methods, e.g. ``critic="bilinear"``; ``k`` for "ksg").
 
     Returns:
-        MIResult with ``mi``, ``ci`` (95 %), ``method``, ``n``, ``unit``, ``seconds`` and
-        method-specific ``diagnostics``.
+        MIResult with ``mi``, ``ci`` (95 % interval of the estimator's expectation), ``mi_ci``
+        (95 % interval for the MI itself, where the method gives one: "auto"), ``method``,
+        ``n``, ``unit``, ``seconds`` and method-specific ``diagnostics``.
 
     Raises:
         ValueError: unknown method, bad shapes, n < 4, NaN/inf, constant columns, bad device/base.

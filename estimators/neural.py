@@ -433,20 +433,21 @@ def normal_scores(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tens
     return [apply(t) for t in (train, *others)]
 
 
-def _fold_ids(n: int, config: NeuralConfig, gen: torch.Generator) -> list[np.ndarray]:
-    """Held-out index sets: a random partition into ``folds`` parts, or one test part."""
+def fold_ids(
+    n: int, folds: int, gen: torch.Generator, test_fraction: float = 0.5
+) -> list[np.ndarray]:
+    """Held-out index sets: a random partition into ``folds`` parts, or (``folds = 1``) one test
+    part of ``test_fraction`` of the pairs."""
     perm = torch.randperm(n, generator=gen).numpy()
-    if config.folds == 1:
-        n_test = max(2, min(n - 4, round(config.test_fraction * n)))
+    if folds == 1:
+        n_test = max(2, min(n - 4, round(test_fraction * n)))
         return [np.sort(perm[:n_test])]
-    if n // config.folds < 2:
-        raise ValueError(
-            f"folds = {config.folds} leaves fewer than 2 held-out pairs per fold (n = {n})"
-        )
-    return [np.sort(part) for part in np.array_split(perm, config.folds)]
+    if n // folds < 2:
+        raise ValueError(f"folds = {folds} leaves fewer than 2 held-out pairs per fold (n = {n})")
+    return [np.sort(part) for part in np.array_split(perm, folds)]
 
 
-def _combine(
+def combine_folds(
     estimates: np.ndarray, variances: np.ndarray, sizes: np.ndarray
 ) -> tuple[float, float, float]:
     """Size-weighted mean of fold read-outs, its variance with a DerSimonian–Laird τ², and τ²."""
@@ -511,7 +512,7 @@ def fit_estimate(
         ),
         quadratic=config.quadratic if config.quadratic is not None else method not in PLAIN_CRITIC,
     )
-    held_out = _fold_ids(n, config, gen)
+    held_out = fold_ids(n, config.folds, gen, config.test_fraction)
     estimates, variances, sizes, fold_info = [], [], [], []
     for k, test_idx in enumerate(held_out):
         mask = np.ones(n, dtype=bool)
@@ -544,7 +545,7 @@ def fit_estimate(
         variances.append(result.se**2)
         sizes.append(te.numel())
         fold_info.append(info)
-    mi, var, tau2 = _combine(np.array(estimates), np.array(variances), np.array(sizes, float))
+    mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), np.array(sizes, float))
     half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
     ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
     diagnostics = {
@@ -566,7 +567,9 @@ __all__ = [
     "NEURAL_METHODS",
     "NeuralConfig",
     "Readout",
+    "combine_folds",
     "fit_estimate",
+    "fold_ids",
     "make_config",
     "normal_scores",
     "readout",

@@ -19,6 +19,8 @@ class MIResult:
         unit: "nats", "bits" or "log<base>".
         seconds: wall-clock time of the estimate.
         diagnostics: method-specific details (training curve, k, splits, ...).
+        mi_ci: where the method can bound its bias, a 95 % interval for the MI itself (the
+            default ``method="auto"``); ``ci`` is the interval of the estimator's expectation.
     """
 
     mi: float
@@ -28,6 +30,7 @@ class MIResult:
     unit: str = "nats"
     seconds: float = 0.0
     diagnostics: dict[str, Any] = field(default_factory=dict, compare=False)
+    mi_ci: tuple[float, float] | None = None
 
     def in_base(self, base: float) -> MIResult:
         """Convert a result in nats to logarithms of ``base`` (2 gives bits)."""
@@ -37,12 +40,16 @@ class MIResult:
             raise ValueError(f"base must be a finite number > 1, got {base!r}")
         scale = 1.0 / math.log(base)
         unit = "nats" if base == math.e else ("bits" if base == 2 else f"log{base:g}")
+        mi_ci = None if self.mi_ci is None else (self.mi_ci[0] * scale, self.mi_ci[1] * scale)
         return replace(
-            self, mi=self.mi * scale, ci=(self.ci[0] * scale, self.ci[1] * scale), unit=unit
+            self, mi=self.mi * scale, ci=(self.ci[0] * scale, self.ci[1] * scale), unit=unit,
+            mi_ci=mi_ci,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON fields of DESIGN.md §5 (``method, mi, ci, unit, n, seconds``)."""
+        """The JSON fields of DESIGN.md §5 (``method, mi, ci, unit, n, seconds``), and ``mi_ci``
+        where the method gives one."""
+        extra = {} if self.mi_ci is None else {"mi_ci": [float(v) for v in self.mi_ci]}
         return {
             "method": self.method,
             "mi": float(self.mi),
@@ -50,4 +57,5 @@ class MIResult:
             "unit": self.unit,
             "n": int(self.n),
             "seconds": float(self.seconds),
+            **extra,
         }

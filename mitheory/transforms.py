@@ -10,6 +10,9 @@ Transforms (applied to every coordinate of X and of Y unless stated):
     asinh         v ↦ asinh(v)                      (strictly increasing, lighter tails)
     normal_cdf    v ↦ Φ(v)                          (strictly increasing, onto (0, 1))
     linear_mixing x ↦ A_x x, y ↦ A_y y              (seeded invertible matrices, cond ≤ 2)
+    nonlinear_mixing x ↦ B_x s(A_x x), y likewise   (s = half_cube between two seeded mixings:
+                                                     invertible, and no coordinatewise map
+                                                     undoes it)
 """
 
 from __future__ import annotations
@@ -143,6 +146,43 @@ class LinearMixing(_WrapsTask):
         x, y = self.base.sample(n, seed)
         a_x, a_y = self.matrices()
         return x @ a_x.T, y @ a_y.T
+
+
+@dataclass(frozen=True)
+class NonlinearMixing(_WrapsTask):
+    """``base`` with x ↦ B_x s(A_x x) and y ↦ B_y s(A_y y), s the half cube v·|v|^{1/2} on every
+    coordinate, A and B seeded by ``mixing_seed`` (id "nlmix{seed}-...").
+
+    Each map is a composition of invertible maps, so I(X; Y) is the base task's; it mixes the
+    coordinates before and after the nonlinearity, so the result has no Gaussian copula and no
+    coordinatewise map (normal scores included) makes it Gaussian again.
+    """
+
+    base: Task
+    mixing_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_task(self.base)
+        check_sample_args(1, self.mixing_seed)
+
+    @property
+    def task_id(self) -> str:
+        return f"nlmix{self.mixing_seed}-{self.base.task_id}"
+
+    def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        n, seed = check_sample_args(n, seed)
+        x, y = self.base.sample(n, seed)
+        out = []
+        for k, v in enumerate((x, y)):
+            inner = mixing_matrix(v.shape[1], 4 * self.mixing_seed + 2 * k + 1000)
+            outer = mixing_matrix(v.shape[1], 4 * self.mixing_seed + 2 * k + 1001)
+            out.append(_half_cube(v @ inner.T) @ outer.T)
+        return out[0], out[1]
+
+
+def nonlinear_mixing(task: Task, seed: int = 0) -> NonlinearMixing:
+    """Wrap ``task`` in seeded invertible nonlinear coordinate-mixing maps (id "nlmix{seed}-")."""
+    return NonlinearMixing(task, seed)
 
 
 def linear_mixing(task: Task, seed: int = 0) -> LinearMixing:

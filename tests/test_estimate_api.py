@@ -317,10 +317,10 @@ def test_fold_combination_survives_one_dominating_fold():
     """Heavy-tailed data once gave wildly different fold variances: with 1e-150 vs 1 the
     DerSimonian–Laird denominator Σw − Σw²/Σw is exactly 0 in floating point; the combination must
     fall back to τ² = 0, not divide by zero."""
-    from estimators.neural import _combine
+    from estimators.neural import combine_folds
 
     variances = np.array([1e-150, 1.0])
-    mean, var, tau2 = _combine(np.array([1.0, 3.0]), variances, np.array([10.0, 30.0]))
+    mean, var, tau2 = combine_folds(np.array([1.0, 3.0]), variances, np.array([10.0, 30.0]))
     assert mean == pytest.approx(2.5)
     assert tau2 == 0.0
     assert var == pytest.approx((0.25**2) * 1e-150 + (0.75**2) * 1.0)
