@@ -346,6 +346,51 @@ def task_set(staircase: bool = True) -> list[Task]:
     return tasks
 
 
+def heldout_task_set() -> list[Task]:
+    """Tasks the default estimator is *scored* on, never tuned on (``estimators.auto``).
+
+    Other dimensions, correlations, transforms and copulas than ``task_set`` (the design set):
+    dense and sparse Gaussians from 2 + 2 to 10 + 10, half-cube, asinh, linear and nonlinear
+    coordinate-mixing maps, Student-t (ν = 4, 6) and additive uniform noise; 0.3–2.1 nats.
+    """
+    from mitheory.transforms import asinh, half_cube, linear_mixing, nonlinear_mixing
+
+    return [
+        DenseGaussian(3, 3, 0.4),
+        DenseGaussian(10, 10, 0.3),
+        SparseGaussian(10, 10, 3, 0.7),
+        asinh(SparseGaussian(3, 3, 1, 0.9)),
+        half_cube(DenseGaussian(2, 2, 0.6)),
+        linear_mixing(SparseGaussian(8, 8, 2, 0.75), seed=1),
+        nonlinear_mixing(DenseGaussian(3, 3, 0.5)),
+        nonlinear_mixing(SparseGaussian(10, 10, 4, 0.7), seed=1),
+        StudentT(3, 3, 4.0, 3, 0.5),
+        StudentT(1, 1, 6.0, 1, 0.8),
+        AdditiveUniform(1, 0.5),
+    ]
+
+
+def hard_task_set() -> list[Task]:
+    """High MI, high dimension and non-Gaussian copulas (the regime of issue 10).
+
+    The 20 + 20 staircase at 4–10 nats (InfoNCE's log-batch ceiling is below most of it), dense
+    25 + 25 and 50 + 50 Gaussians, Student-t with ν = 1 and 2 (infinite variance) and Gaussians
+    through seeded invertible nonlinear coordinate-mixing maps (MI by invariance).
+    """
+    from mitheory.transforms import nonlinear_mixing
+
+    return [
+        *(GaussianStaircase(float(level)) for level in (4, 6, 8, 10)),
+        DenseGaussian(25, 25, 0.3),
+        DenseGaussian(50, 50, 0.15),
+        StudentT(2, 2, 1.0, 2, 0.6),
+        StudentT(2, 2, 2.0, 1, 0.8),
+        nonlinear_mixing(GaussianStaircase(4.0)),
+        nonlinear_mixing(GaussianStaircase(8.0)),
+        nonlinear_mixing(DenseGaussian(25, 25, 0.2)),
+    ]
+
+
 def task_by_id(task_id: str) -> Task:
     """Look a task of ``task_set()`` up by its id."""
     for task in task_set():

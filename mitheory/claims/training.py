@@ -5,7 +5,7 @@ defaults (AdamW, lr 5e-3, batch 128, MLP backbone), one horizon for every P1–P
 (``ParadigmBudget.steps``), monitors on 512 fixed held-out pairs.
 
 - **Held-out MI** (P1, P2, P5): at each evaluation a fresh critic from ``estimators`` (InfoNCE,
-  separable critic, 2 cross-fitting folds, no extrapolation: ``HELD_OUT_ESTIMATOR``) is trained
+  separable critic, 2 cross-fitting folds: ``HELD_OUT_ESTIMATOR``) is trained
   on the held-out embeddings and read out on the other fold, so the MI is not the cos-DV loss the
   canonical prototypes train on. Its interval covers sampling and critic training (see
   ``estimators.neural``); it is capped at log(n/2) = log 256 ≈ 5.5 nats. The quick report's
@@ -55,7 +55,7 @@ from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
 #: the held-out estimator of P1, P2 and P5 (``estimators.estimate_mi`` options)
-HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2, "extrapolate": False}
+HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2}
 #: the quick report's (track "mi-quick"): checkpoint every 10 steps, stop 50 after the best
 QUICK_HELD_OUT: dict[str, Any] = {**HELD_OUT_ESTIMATOR, "eval_every": 10, "patience": 5}
 #: the estimator options of each held-out MI track
