@@ -13,9 +13,15 @@ from typing import Any
 
 import torch
 
+from estimators.flags import emit, input_flags
 from estimators.neural import NEURAL_METHODS, fit_estimate
 from estimators.result import MIResult
-from estimators.validation import check_pair, resolve_device
+from estimators.validation import (
+    as_sample_matrix,
+    check_pair,
+    drop_constant_columns,
+    resolve_device,
+)
 
 Estimator = Callable[..., MIResult]
 
@@ -78,13 +84,15 @@ def estimate_mi(
     seed: int = 0,
     device: str | torch.device = "cpu",
     base: float = math.e,
+    drop_constant: bool = False,
     **options: Any,
 ) -> MIResult:
     """Estimate the mutual information I(X; Y) from paired samples, with a 95 % CI.
 
     Args:
-        x: samples of X, shape [n] or [n, dx], numpy array or torch tensor (real numbers).
-        y: samples of Y, shape [n] or [n, dy], same n (≥ 4), no constant column.
+        x: samples of X, shape [n] or [n, dx]: numpy array, torch tensor or list (real numbers).
+        y: samples of Y, shape [n] or [n, dy], same n (≥ 4), no constant column (unless
+            ``drop_constant``).
         method: a name in ``METHODS``: "auto" (default: picks by the data, reports which and
             why in ``diagnostics``; ``estimators.auto``), "flow" (Gaussianizing flows, no log-batch
             ceiling; ``estimators.flow``), neural "dv", "nwj", "infonce", "jsd", "smile", "mine"
@@ -92,6 +100,8 @@ def estimate_mi(
         seed: makes the estimate deterministic (splits, initial weights, batches, tie noise).
         device: "cpu" or "cuda[:i]".
         base: logarithm base of the answer; e (default) gives nats, 2 gives bits.
+        drop_constant: drop constant columns (dead units of an embedding) first; their indices
+            go to ``diagnostics["dropped_columns"]``. Otherwise a constant column is an error.
         **options: method-specific settings (``estimators.neural.NeuralConfig`` fields for the
             neural methods, e.g. ``critic="bilinear"``; ``k`` for "ksg").
 
@@ -99,6 +109,11 @@ def estimate_mi(
         MIResult with ``mi``, ``ci`` (95 % interval of the estimator's expectation), ``mi_ci``
         (95 % interval for the MI itself, where the method gives one: "auto"), ``method``,
         ``n``, ``unit``, ``seconds`` and method-specific ``diagnostics``.
+
+    Warnings:
+        ``estimators.flags.MIWarning`` for each condition under which the estimate is known to be
+        unreliable (near a ceiling, discrete-looking data, a critic that stopped at once, KSG in
+        high dimension, ...); the same sentences are in ``diagnostics["flags"]``.
 
     Raises:
         ValueError: unknown method, bad shapes, n < 4, NaN/inf, constant columns, bad device/base.
@@ -112,9 +127,21 @@ def estimate_mi(
         isinstance(base, (int, float)) and base > 1 and math.isfinite(base)
     ):
         raise ValueError(f"base must be a finite number > 1 (e for nats, 2 for bits), got {base!r}")
+    if not isinstance(drop_constant, bool):
+        raise TypeError(f"drop_constant must be True or False, got {drop_constant!r}")
     device = str(resolve_device(device))
-    check_pair(x, y)
-    result = METHODS[method](x, y, seed=seed, device=device, **options)
+    dropped: dict[str, list[int]] = {}
+    if drop_constant:
+        x, y = as_sample_matrix(x, "x"), as_sample_matrix(y, "y")
+        x, dropped["x"] = drop_constant_columns(x, "x")
+        y, dropped["y"] = drop_constant_columns(y, "y")
+    xa, ya = check_pair(x, y)
+    result = METHODS[method](xa, ya, seed=seed, device=device, **options)
+    flags = input_flags(xa, ya) + result.diagnostics.get("flags", [])
+    result.diagnostics["flags"] = flags
+    if drop_constant:
+        result.diagnostics["dropped_columns"] = dropped
+    emit(flags)
     return result if base == math.e else result.in_base(base)
 
 

@@ -79,6 +79,7 @@ def auto_mi(
     flow = flow_mi(xa, ya, seed=seed, device=dev, **options)
     candidates = {"flow": flow}
     chosen = "flow"
+    flags: list[str] = []
     if d > KSG_MAX_DIM:
         reason = f"joint dimension {d} > {KSG_MAX_DIM}: KSG is biased there; the flow alone"
     elif n < KSG_MIN_N:
@@ -89,6 +90,12 @@ def auto_mi(
         knn = ksg(xs, ys, seed=seed, device=dev)
         candidates["ksg"] = knn
         z = (knn.mi - flow.mi) / math.hypot(_se(knn), _se(flow))
+        if abs(z) > Z_CHOOSE:
+            flags.append(
+                f"disagree: KSG on normal scores ({knn.mi:.3f}) and the flow ({flow.mi:.3f}) "
+                f"differ by {abs(z):.1f} standard errors; the {'KSG' if z > 0 else 'flow'} "
+                "estimate, the larger, is reported (both are close to lower bounds)"
+            )
         if z > Z_CHOOSE:
             chosen = "ksg"
             reason = (
@@ -104,6 +111,7 @@ def auto_mi(
     diagnostics = {
         "chosen": chosen,
         "reason": reason,
+        "flags": flags + best.diagnostics.get("flags", []),
         "candidates": {name: r.to_dict() for name, r in candidates.items()},
         "chosen_diagnostics": best.diagnostics,
         "interval": f"ci: the {chosen} estimator's 95% interval of its expectation; mi_ci adds "

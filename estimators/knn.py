@@ -46,6 +46,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 from scipy.stats import t as student_t
 
+from estimators.flags import ksg_flags
 from estimators.result import MIResult
 from estimators.validation import check_pair, resolve_device
 
@@ -218,5 +219,6 @@ def ksg(
         n=n,
         seconds=time.perf_counter() - start_time,
         diagnostics={"k": k, "se": se, "blocks": blocks, "repeats": repeats,
+                     "flags": ksg_flags(xa.shape[1] + ya.shape[1]),
                      "block_size": block_size, "block_mi": block_mi.tolist()},
     )

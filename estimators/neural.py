@@ -92,6 +92,7 @@ import torch
 
 from estimators import bounds
 from estimators.critics import CRITICS, make_critic
+from estimators.flags import neural_flags
 from estimators.result import MIResult
 from estimators.validation import check_pair, resolve_device
 
@@ -377,6 +378,7 @@ def _train_critic(
     critic.eval()
     info = {
         "n_fit": n_fit, "n_val": n_val, "steps": step, "best_step": best_step,
+        "first_eval": config.eval_every,
         "val_best": best_value, "stopped": stop, "curve": curve,
     }
     return critic, info
@@ -516,9 +518,11 @@ def fit_estimate(
     mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), np.array(sizes, float))
     half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
     ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
+    block = min(min(sizes), config.eval_batch)
     diagnostics = {
         "folds": fold_info,
         "tau2": tau2,
+        "flags": neural_flags(method, mi, fold_info, config.clip, block),
         "config": asdict(config),
         "device": str(dev),
         "interval": "95% normal: delta-method read-out variance + between-fold critic variance",

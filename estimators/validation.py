@@ -11,10 +11,19 @@ MIN_SAMPLES = 4
 def as_sample_matrix(x: object, name: str) -> np.ndarray:
     """Return ``x`` as a float64 array of shape [n, d] after checking it.
 
-    Accepts numpy arrays and torch tensors of a real floating or integer dtype; a 1-D input is one
-    column. Raises ``TypeError`` for other types or dtypes and ``ValueError`` for wrong shapes and
-    non-finite values.
+    Accepts numpy arrays and torch tensors of a real floating or integer dtype, and Python lists
+    or tuples of numbers (or of equal-length rows of numbers); a 1-D input is one column. Raises
+    ``TypeError`` for other types or dtypes and ``ValueError`` for wrong shapes and non-finite
+    values.
     """
+    if isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{name} is a {type(x).__name__} that is not a table of numbers (rows of equal "
+                f"length holding real numbers): {err}"
+            ) from err
     if isinstance(x, torch.Tensor):
         if x.is_complex() or x.dtype == torch.bool:
             raise TypeError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
@@ -28,7 +37,8 @@ def as_sample_matrix(x: object, name: str) -> np.ndarray:
         arr = x.astype(np.float64, copy=False)
     else:
         raise TypeError(
-            f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}"
+            f"{name} must be a numpy array, a torch tensor or a list of numbers, got "
+            f"{type(x).__name__}"
         )
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -59,9 +69,19 @@ def check_pair(
         if const.size:
             raise ValueError(
                 f"{name} has constant column(s) {const.tolist()[:10]}; a constant carries no "
-                "information and makes MI undefined for density estimators — drop it"
+                "information and makes MI undefined for density estimators — drop it, or pass "
+                "drop_constant=True (--drop-constant on the command line)"
             )
     return xa, ya
+
+
+def drop_constant_columns(arr: np.ndarray, name: str) -> tuple[np.ndarray, list[int]]:
+    """``arr`` without its constant columns (dead units) and their indices; ValueError if none
+    is left."""
+    const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
+    if const.size == arr.shape[1]:
+        raise ValueError(f"every column of {name} is constant: there is nothing to estimate")
+    return np.delete(arr, const, axis=1), const.tolist()
 
 
 def resolve_device(device: object) -> torch.device:

@@ -1,6 +1,7 @@
 """The ``mitheory`` command line (DESIGN.md §5).
 
-    mitheory estimate X.npy Y.npy --method M [--json]
+    mitheory estimate X.npy Y.npy [--method M] [--k K] [--folds F] [--base B] [--drop-constant]
+        [--option NAME=VALUE ...] [--json]
     mitheory report [--quick] --out DIR
     mitheory train --method M --data D [--steps N] [--ablate ...] --out DIR
 
@@ -36,20 +37,83 @@ def _load_samples(path: str):
     raise ValueError(f"{path}: expected a .npy or .csv file, got '{suffix or 'no suffix'}'")
 
 
+def _option_value(text: str) -> object:
+    """A command-line option value: true/false/none, an int, a float, or the text itself."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _estimate_options(args: argparse.Namespace) -> dict[str, object]:
+    """Method options from --k, --folds and every --option NAME=VALUE."""
+    options: dict[str, object] = {}
+    for item in args.option:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(
+                f"--option expects NAME=VALUE (e.g. --option max_steps=300), got {item!r}"
+            )
+        options[name.strip().replace("-", "_")] = _option_value(value.strip())
+    for flag in ("k", "folds"):
+        if getattr(args, flag) is not None:
+            options[flag] = getattr(args, flag)
+    return options
+
+
 def _cmd_estimate(args: argparse.Namespace) -> int:
+    import math
+    import warnings
+
     from estimators import estimate_mi
+    from estimators.flags import MIWarning
 
     x = _load_samples(args.x)
     y = _load_samples(args.y)
-    result = estimate_mi(x, y, method=args.method, seed=args.seed, device=args.device)
+    base = {"e": math.e, "2": 2.0, "10": 10.0}.get(args.base)
+    if base is None:
+        try:
+            base = float(args.base)
+        except ValueError:
+            raise ValueError(
+                f"--base must be e, 2, 10 or a number > 1, got {args.base!r}"
+            ) from None
+    options = _estimate_options(args)
+    with warnings.catch_warnings():  # the flags are printed below, once, in the user's words
+        warnings.simplefilter("ignore", MIWarning)
+        try:
+            result = estimate_mi(
+                x, y, method=args.method, seed=args.seed, device=args.device, base=base,
+                drop_constant=args.drop_constant, **options,
+            )
+        except TypeError as err:
+            if "unknown option" in str(err):
+                raise ValueError(f"{err} (pass them as --option NAME=VALUE)") from None
+            raise
+    flags = result.diagnostics.get("flags", [])
     if args.json:
-        print(json.dumps(result.to_dict()))
+        extra = {"flags": flags}
+        if "chosen" in result.diagnostics:
+            extra.update(chosen=result.diagnostics["chosen"], reason=result.diagnostics["reason"])
+        print(json.dumps({**result.to_dict(), **extra}))
     else:
         lo, hi = result.ci
-        print(
-            f"{result.method}: I = {result.mi:.4f} {result.unit}  "
-            f"95% CI [{lo:.4f}, {hi:.4f}]  n = {result.n}  ({result.seconds:.2f} s)"
-        )
+        line = (f"{result.method}: I = {result.mi:.4f} {result.unit}  "
+                f"95% CI [{lo:.4f}, {hi:.4f}]")  # fmt: skip
+        if result.mi_ci is not None:
+            line += f"  MI interval [{result.mi_ci[0]:.4f}, {result.mi_ci[1]:.4f}]"
+        print(f"{line}  n = {result.n}  ({result.seconds:.2f} s)")
+        if "chosen" in result.diagnostics:
+            print(f"  method: {result.diagnostics['chosen']} — {result.diagnostics['reason']}")
+    for flag in flags:
+        print(f"mitheory estimate: warning: {flag}", file=sys.stderr)
     return 0
 
 
@@ -77,7 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     est = sub.add_parser("estimate", help="estimate I(X;Y) in nats from two sample files")
     est.add_argument("x", help="samples of X: .npy or .csv, shape [n] or [n, dx]")
     est.add_argument("y", help="samples of Y: .npy or .csv, shape [n] or [n, dy]")
-    est.add_argument("--method", default="smile", help="estimator name (see estimators.METHODS)")
+    est.add_argument("--method", default="auto",
+                     help="estimator name (see estimators.METHODS); default auto: picks by the "
+                          "data and says which and why")  # fmt: skip
+    est.add_argument("--k", type=int, default=None, help="neighbours, for --method ksg")
+    est.add_argument("--folds", type=int, default=None,
+                     help="cross-fitting folds, for the neural and flow methods")  # fmt: skip
+    est.add_argument("--base", default="e", help="logarithm base: e (nats), 2 (bits), 10, ...")
+    est.add_argument("--drop-constant", action="store_true",
+                     help="drop constant columns (dead units) instead of refusing them")
+    est.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                     help="any other method option, e.g. --option max_steps=300 (repeatable)")
     est.add_argument("--seed", type=int, default=0)
     est.add_argument("--device", default="cpu")
     est.add_argument("--json", action="store_true", help="print one JSON object")
