@@ -13,9 +13,11 @@ prints them. The conditions, with the evidence behind each threshold:
   it is short by ≥ 0.5 nats, whatever the critic.
 - ``smile_clip``: a SMILE read-out above clip − 1.5 nats: with the exact critic and clip 5 SMILE
   over-reads by 0.27 at I = 4 and 0.71 at I = 6.
-- ``critic_stopped``: neural critics whose best validation read-out came at their first
-  evaluation in most folds: the critic learned nothing it could keep, and a read-out near 0 may
-  be a failed fit rather than independence.
+- ``critic_stopped``: an interval that reaches 0 from critics whose best validation read-out came
+  at their first evaluation in most folds: the critic learned nothing it could keep, so the
+  "no dependence" reading may be a failed fit (a user's digits embeddings: SMILE 0.010
+  [−0.03, 0.05] with best step 25, where KSG read 0.49). A critic that peaks early on an easy
+  task with a clearly positive read-out is not flagged.
 - ``ksg_dimension``: KSG on a joint dimension above ``KSG_DIM`` = 10, where its bias is large and
   downward (64 dims, I = 9.2, n = 5000: 0.57).
 - ``flow_unconverged``: flows stopped by the step budget in every fold (the likelihood was still
@@ -59,9 +61,10 @@ def input_flags(x: np.ndarray, y: np.ndarray) -> list[str]:
     return flags
 
 
-def neural_flags(method: str, mi: float, folds: list[Mapping[str, Any]], clip: float,
-                 block: int) -> list[str]:  # fmt: skip
-    """Flags of a neural estimate: ceilings and critics that stopped at once."""
+def neural_flags(method: str, mi: float, low: float, folds: list[Mapping[str, Any]],
+                 clip: float, block: int) -> list[str]:  # fmt: skip
+    """Flags of a neural estimate ``mi`` with interval lower end ``low``: ceilings and critics
+    that stopped at once."""
     flags = []
     if method == "infonce" and mi > math.log(block) - INFONCE_MARGIN:
         flags.append(
@@ -76,11 +79,12 @@ def neural_flags(method: str, mi: float, folds: list[Mapping[str, Any]], clip: f
             f"{clip:g}, where its read-out is biased upwards (+0.7 nats at I = 6 with clip 5)"
         )
     first = [f for f in folds if f.get("best_step", 0) <= f.get("first_eval", 0)]
-    if len(first) * 2 > len(folds):
+    if low <= 0.0 and len(first) * 2 > len(folds):
         flags.append(
             f"critic_stopped: in {len(first)} of {len(folds)} folds the critic's best "
-            "validation read-out came at its first evaluation; it learned nothing it kept, so "
-            "a value near 0 may be a failed fit rather than independence"
+            "validation read-out came at its first evaluation and the interval reaches 0; it "
+            "learned nothing it kept, so this may be a failed fit rather than independence "
+            "(compare method='ksg' or 'auto')"
         )
     return flags
 

@@ -516,13 +516,13 @@ def fit_estimate(
         sizes.append(te.numel())
         fold_info.append(info)
     mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), np.array(sizes, float))
+    block = min(min(sizes), config.eval_batch)
     half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
     ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
-    block = min(min(sizes), config.eval_batch)
     diagnostics = {
         "folds": fold_info,
         "tau2": tau2,
-        "flags": neural_flags(method, mi, fold_info, config.clip, block),
+        "flags": neural_flags(method, mi, ci[0], fold_info, config.clip, block),
         "config": asdict(config),
         "device": str(dev),
         "interval": "95% normal: delta-method read-out variance + between-fold critic variance",

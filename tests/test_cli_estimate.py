@@ -36,7 +36,7 @@ def _run_json(capsys, args):
 def test_estimate_json_fields(tmp_path, capsys, fmt, method):
     px, py, x, y = _write_pair(tmp_path, fmt=fmt)
     doc = _run_json(capsys, ["estimate", str(px), str(py), "--method", method, "--json"])
-    assert set(doc) == {"method", "mi", "ci", "unit", "n", "seconds"}
+    assert set(doc) == {"method", "mi", "ci", "unit", "n", "seconds", "flags"}
     assert doc["method"] == method and doc["unit"] == "nats" and doc["n"] == x.shape[0]
     assert isinstance(doc["mi"], float) and doc["seconds"] >= 0
     lo, hi = doc["ci"]
@@ -81,6 +81,61 @@ def test_bad_files_exit_2_with_message(tmp_path, capsys, make, fragment):
     assert code == 2
     assert captured.out == ""
     assert fragment in captured.err and captured.err.startswith("mitheory estimate: error:")
+
+
+def test_default_is_auto_and_says_which_method_and_why(tmp_path, capsys):
+    px, py, *_ = _write_pair(tmp_path, n=300)
+    doc = _run_json(capsys, ["estimate", str(px), str(py), "--json"])
+    assert doc["method"] == "auto" and doc["chosen"] in ("flow", "ksg") and doc["reason"]
+    assert doc["mi_ci"][0] < doc["ci"][0] <= doc["ci"][1] < doc["mi_ci"][1]
+    assert main(["estimate", str(px), str(py)]) == 0
+    out = capsys.readouterr().out
+    assert "MI interval" in out and f"method: {doc['chosen']} — " in out
+
+
+def test_method_options_and_base_reach_the_library(tmp_path, capsys):
+    from estimators import estimate_mi
+
+    px, py, x, y = _write_pair(tmp_path, n=200)
+    args = ["estimate", str(px), str(py), "--json"]
+    ksg7 = _run_json(capsys, [*args, "--method", "ksg", "--k", "7"])
+    assert ksg7["mi"] == pytest.approx(estimate_mi(x, y, method="ksg", k=7).mi, abs=1e-12)
+    assert ksg7["mi"] != pytest.approx(estimate_mi(x, y, method="ksg").mi, abs=1e-6)
+    bits = _run_json(capsys, [*args, "--method", "gaussian", "--base", "2"])
+    assert bits["unit"] == "bits"
+    assert bits["mi"] == pytest.approx(estimate_mi(x, y, method="gaussian").mi / math.log(2))
+    flow = _run_json(capsys, [*args, "--method", "flow", "--folds", "3",
+                              "--option", "max_steps=20", "--option", "layers=1"])  # fmt: skip
+    lib = estimate_mi(x, y, method="flow", folds=3, max_steps=20, layers=1)
+    assert flow["mi"] == pytest.approx(lib.mi, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--option", "max_steps"], "--option expects NAME=VALUE"),
+        (["--option", "hidden=3"], "pass them as --option NAME=VALUE"),
+        (["--base", "one"], "--base must be"),
+    ],
+)
+def test_bad_options_exit_2_in_flag_words(tmp_path, capsys, extra, fragment):
+    px, py, *_ = _write_pair(tmp_path)
+    assert main(["estimate", str(px), str(py), "--method", "flow", *extra]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_drop_constant_and_warnings_on_stderr(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = np.hstack([rng.integers(0, 3, size=(200, 1)).astype(float), np.ones((200, 1))])
+    y = x[:, :1] + rng.normal(size=(200, 1))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    args = ["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--method", "ksg"]
+    assert main(args) == 2
+    assert "--drop-constant" in capsys.readouterr().err
+    assert main([*args, "--drop-constant"]) == 0
+    err = capsys.readouterr().err
+    assert "mitheory estimate: warning: discrete: x column(s) [0]" in err
 
 
 def test_unknown_method_exit_2(tmp_path, capsys):

@@ -119,7 +119,9 @@ def test_every_critic_runs(critic):
         (np.arange(3.0), np.arange(3.0), ValueError, "at least 4"),
         (np.ones((6, 2)), np.arange(6.0), ValueError, "constant column"),
         (np.array(["a", "b", "c", "d"]), np.arange(4.0), TypeError, "numeric"),
-        ([0.0, 1.0, 2.0, 3.0], np.arange(4.0), TypeError, "numpy array or a torch tensor"),
+        ([[0.0, 1.0], [2.0], [3.0, 4.0], [5.0, 6.0]], np.arange(4.0), TypeError,
+         "table of numbers"),
+        ({"a": 1.0}, np.arange(4.0), TypeError, "numpy array, a torch tensor or a list"),
         (torch.ones(5, dtype=torch.complex64), np.arange(5.0), TypeError, "real"),
     ],
 )
