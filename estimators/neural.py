@@ -20,6 +20,16 @@ bound is evaluated on part k, which the critic never saw. With ``folds = 1`` a s
 used: ``1 − test_fraction`` to train, the rest to read out. The estimate is the size-weighted mean
 of the fold read-outs. Nothing is ever chosen on the pairs that are reported.
 
+Null critic and checkpoint choice. Every read-out is 0 for a constant critic (S ≡ 0; S ≡ 1 for
+NWJ), which knows nothing. A checkpoint is kept only if it beats that null critic on the
+validation pairs; if none does (independence, or a critic that cannot learn), the fold reports
+the null critic's read-out, 0, with the trained critic's influence values for its standard error
+(so the interval keeps the width a fitted critic would have). On independent data an over-fitted
+critic otherwise reads *below* 0 on held-out pairs: 2 + 2 dims, n = 2000, 10 seeds, intervals
+excluded 0 (from below) in 4–8 of 10 seeds for every neural method. Checkpoints are chosen by
+the validation read-out, except SMILE's: its clipped read-out is biased upwards at high MI, so
+choosing by it rewards the bias; SMILE's checkpoint is chosen by the JSD objective it trains on.
+
 No extrapolation in the training size. An earlier default reported, for InfoNCE, the Richardson
 extrapolation 2 R(θ̂_m) − R(θ̂_{m/2}) of a critic trained on all and one on half the training
 pairs, assuming a c/m shortfall. The assumption failed: half-data critics fell short by 3.4×, not
@@ -333,12 +343,16 @@ def _train_critic(
 
     def validate() -> float:
         critic.eval()
-        value = readout(method, _score_blocks(critic, xv, yv, config.eval_batch), config.clip).value
+        value = _selection_value(method, _score_blocks(critic, xv, yv, config.eval_batch), config)
         critic.train()
         return value if math.isfinite(value) else -math.inf
 
     # The untrained critic is recorded but never selected: SMILE's clip can make an unnormalised
-    # critic (large scores everywhere) read out well above the true MI.
+    # critic (large scores everywhere) read out well above the true MI. The constant null critic
+    # (module docstring) is the baseline every checkpoint must beat on the validation pairs.
+    null_blocks = [torch.full_like(b, NULL_SCORE.get(method, 0.0))
+                   for b in _score_blocks(critic, xv, yv, config.eval_batch)]  # fmt: skip
+    null_value = _selection_value(method, null_blocks, config)
     best_value, best_step = -math.inf, 0
     best_state = copy.deepcopy(critic.state_dict())
     curve: list[list[float]] = [[0, math.nan, validate()]]
@@ -378,10 +392,26 @@ def _train_critic(
     critic.eval()
     info = {
         "n_fit": n_fit, "n_val": n_val, "steps": step, "best_step": best_step,
-        "first_eval": config.eval_every,
+        "first_eval": config.eval_every, "val_null": null_value,
+        "null": not best_value > null_value,
         "val_best": best_value, "stopped": stop, "curve": curve,
     }
     return critic, info
+
+
+#: the constant score of the null critic, whose read-out is exactly 0 (0 for every method but NWJ,
+#: whose bound at S ≡ c is c − e^{c−1}, 0 at c = 1)
+NULL_SCORE = {"nwj": 1.0}
+
+
+def _selection_value(method: str, blocks: list[torch.Tensor], config: NeuralConfig) -> float:
+    """The validation value checkpoints are chosen by: the read-out, except for SMILE, whose
+    clipped read-out rewards its own upward bias; it is chosen by the JSD it trains on."""
+    if method == "smile":
+        sizes = np.array([b.shape[0] for b in blocks], float)
+        values = np.array([float(bounds.jsd(b.double())) for b in blocks])
+        return float(np.sum(sizes * values) / sizes.sum())
+    return readout(method, blocks, config.clip).value
 
 
 def _standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
@@ -509,6 +539,8 @@ def fit_estimate(
         t0 = time.perf_counter()
         critic, info = _train_critic(method, x_tr, y_tr, config, seed=seed * 1009 + k)
         result = readout(method, _score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
+        if info["null"]:  # no checkpoint beat the null critic: its read-out, 0, is reported, with
+            result = Readout(0.0, result.influence)  # the trained critic's influence values
         info["train_seconds"] = time.perf_counter() - t0
         info.update(n_test=int(te.numel()), estimate=result.value, se=result.se)
         estimates.append(result.value)
