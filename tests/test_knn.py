@@ -184,8 +184,9 @@ def test_bad_samples_raise_clear_errors():
     bad[3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         ksg(bad, y)
-    with pytest.raises(TypeError, match="numpy array or a torch tensor"):
-        ksg(x.tolist(), y)
+    with pytest.raises(TypeError, match="numpy array, a torch tensor or a list"):
+        ksg({"x": 1.0}, y)
+    assert ksg(x.tolist(), y).mi == ksg(x, y).mi
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             ksg(x, y, device="cuda")

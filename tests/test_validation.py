@@ -22,7 +22,9 @@ def test_accepts_numpy_torch_and_1d():
 @pytest.mark.parametrize(
     ("x", "err", "fragment"),
     [
-        ([1.0, 2.0, 3.0], TypeError, "numpy array or a torch tensor"),
+        ({1.0, 2.0, 3.0}, TypeError, "numpy array, a torch tensor or a list"),
+        ([[1.0, 2.0], [3.0]], TypeError, "table of numbers"),
+        (["a", "b", "c", "d"], TypeError, "table of numbers"),
         (np.array(["a", "b"]), TypeError, "real numeric"),
         (np.ones((2, 2, 2)), ValueError, "shape"),
         (np.array([1.0, np.nan, 2.0, 3.0]), ValueError, "NaN"),
