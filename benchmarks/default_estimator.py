@@ -19,6 +19,7 @@ import argparse
 import math
 import statistics
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("need --seeds ≥ 1 and --n ≥ 100")
     torch.set_num_threads(args.threads)
     np.seterr(all="ignore")
+    warnings.simplefilter("ignore")  # the flags are in each result's diagnostics
     methods = [m for m in args.methods.split(",") if m]
     print(f"set {args.set}, n = {args.n}, seeds = {args.seeds}, torch threads = {args.threads}\n")
     rows = run(args.set, methods, args.seeds, args.n)
