@@ -48,7 +48,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,7 @@ from torch import nn
 from estimators.gaussian import wishart_logdet_bias
 from estimators.neural import Z95, combine_folds, fold_ids, normal_scores
 from estimators.result import MIResult
-from estimators.validation import check_pair, resolve_device
+from estimators.validation import check_pair, config_from_options, resolve_device
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,6 @@ class FlowConfig:
             high = 1.0 if name == "val_fraction" else math.inf
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < high:
                 raise ValueError(f"{name} must be a number in (0, {high}), got {v!r}")
-
-
-def _flow_config(options: dict[str, Any]) -> FlowConfig:
-    names = {f.name for f in fields(FlowConfig)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) {unknown} for the flow estimator; valid: {', '.join(sorted(names))}"
-        )
-    return FlowConfig(**options)
 
 
 class MonotoneMap(nn.Module):
@@ -289,7 +279,7 @@ def flow_mi(
         fold estimates and SEs, τ², and ``copula_mi`` (the plug-in on normal scores alone).
     """
     start = time.perf_counter()
-    config = _flow_config(options)
+    config = config_from_options(FlowConfig, options, "the flow estimator")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     dev = resolve_device(device)

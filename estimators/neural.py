@@ -94,7 +94,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -104,7 +104,7 @@ from estimators import bounds
 from estimators.critics import CRITICS, make_critic
 from estimators.flags import neural_flags
 from estimators.result import MIResult
-from estimators.validation import check_pair, resolve_device
+from estimators.validation import check_pair, config_from_options, resolve_device
 
 NEURAL_METHODS = ("dv", "nwj", "infonce", "jsd", "smile", "mine")
 PLAIN_CRITIC = ("smile",)  # methods whose separable critic has no quadratic terms by default
@@ -207,13 +207,7 @@ class NeuralConfig:
 
 def make_config(options: dict[str, Any]) -> NeuralConfig:
     """NeuralConfig from keyword options; an unknown name is a TypeError listing the valid ones."""
-    names = {f.name for f in fields(NeuralConfig)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) {unknown} for a neural estimator; valid: {', '.join(sorted(names))}"
-        )
-    return NeuralConfig(**options)
+    return config_from_options(NeuralConfig, options, "a neural estimator")
 
 
 # ---------------------------------------------------------------- read-out with influence values

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any, TypeVar
+
 import numpy as np
 import torch
+
+ConfigT = TypeVar("ConfigT")
 
 MIN_SAMPLES = 4
 
@@ -82,6 +87,18 @@ def drop_constant_columns(arr: np.ndarray, name: str) -> tuple[np.ndarray, list[
     if const.size == arr.shape[1]:
         raise ValueError(f"every column of {name} is constant: there is nothing to estimate")
     return np.delete(arr, const, axis=1), const.tolist()
+
+
+def config_from_options(cls: type[ConfigT], options: dict[str, Any], what: str) -> ConfigT:
+    """``cls(**options)`` for an options dataclass; an unknown name is a TypeError listing the
+    valid ones for ``what`` (e.g. "a neural estimator")."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for {what}; valid: {', '.join(sorted(names))}"
+        )
+    return cls(**options)
 
 
 def resolve_device(device: object) -> torch.device:

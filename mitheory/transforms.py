@@ -120,11 +120,12 @@ def mixing_matrix(dim: int, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LinearMixing(_WrapsTask):
-    """``base`` with x ↦ A_x x and y ↦ A_y y, A seeded by ``mixing_seed`` (id "mix{seed}-...")."""
+class _SeededMaps(_WrapsTask):
+    """A task wrapped in invertible maps drawn from ``mixing_seed`` (id "{prefix}{seed}-...")."""
 
     base: Task
     mixing_seed: int = 0
+    prefix = ""
 
     def __post_init__(self) -> None:
         _check_task(self.base)
@@ -132,7 +133,14 @@ class LinearMixing(_WrapsTask):
 
     @property
     def task_id(self) -> str:
-        return f"mix{self.mixing_seed}-{self.base.task_id}"
+        return f"{self.prefix}{self.mixing_seed}-{self.base.task_id}"
+
+
+@dataclass(frozen=True)
+class LinearMixing(_SeededMaps):
+    """``base`` with x ↦ A_x x and y ↦ A_y y, A seeded by ``mixing_seed`` (id "mix{seed}-...")."""
+
+    prefix = "mix"
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """(A_x, A_y): independent seeded well-conditioned mixing matrices."""
@@ -149,7 +157,7 @@ class LinearMixing(_WrapsTask):
 
 
 @dataclass(frozen=True)
-class NonlinearMixing(_WrapsTask):
+class NonlinearMixing(_SeededMaps):
     """``base`` with x ↦ B_x s(A_x x) and y ↦ B_y s(A_y y), s the half cube v·|v|^{1/2} on every
     coordinate, A and B seeded by ``mixing_seed`` (id "nlmix{seed}-...").
 
@@ -158,16 +166,7 @@ class NonlinearMixing(_WrapsTask):
     coordinatewise map (normal scores included) makes it Gaussian again.
     """
 
-    base: Task
-    mixing_seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_task(self.base)
-        check_sample_args(1, self.mixing_seed)
-
-    @property
-    def task_id(self) -> str:
-        return f"nlmix{self.mixing_seed}-{self.base.task_id}"
+    prefix = "nlmix"
 
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n, seed = check_sample_args(n, seed)

@@ -35,7 +35,7 @@ def _excluding_zero(method: str, rho: float) -> tuple[int, list[float]]:
 RHO_CONTROL = math.sqrt(-math.expm1(-0.1))  # one pair carrying 0.05 nats
 
 
-@pytest.mark.parametrize("method", ["auto", "flow", "ksg", "gaussian", "dv"])
+@pytest.mark.parametrize("method", ["auto", "flow", "ksg", "gaussian"])
 def test_no_mi_invented_at_independence_and_the_control_is_detected(method):
     excluded, estimates = _excluding_zero(method, 0.0)
     assert excluded <= 2, (method, estimates)
@@ -45,7 +45,7 @@ def test_no_mi_invented_at_independence_and_the_control_is_detected(method):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["infonce", "smile", "nwj", "jsd", "mine"])
+@pytest.mark.parametrize("method", ["dv", "infonce", "smile", "nwj", "jsd", "mine"])
 def test_no_mi_invented_at_independence_neural(method):
     excluded, estimates = _excluding_zero(method, 0.0)
     assert excluded <= 2, (method, estimates)
