@@ -64,16 +64,48 @@ def _check_k(k: object, n: int) -> int:
     return int(k)
 
 
+def _strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """#{j : |v_j − v_i| < ε_i} (self included) for one column, by sorting: O(n log n).
+
+    On sorted values the set where the float difference |s_j − v_i| is below ε_i is one run of
+    indices (the rounded difference is monotone in s_j), so its ends are found by binary search
+    on v_i ± ε_i and then moved, by exact comparisons of the same float differences a k-d tree
+    computes, until they are the run's ends: the counts equal the k-d tree's bit for bit.
+    """
+    s = np.sort(v)
+    n = s.size
+
+    def inside(idx: np.ndarray) -> np.ndarray:
+        ok = (idx >= 0) & (idx < n)
+        return ok & (np.abs(s[np.clip(idx, 0, n - 1)] - v) < eps)
+
+    def at(idx: np.ndarray) -> np.ndarray:
+        return s[np.clip(idx, 0, n - 1)]
+
+    lo = np.searchsorted(s, v - eps, side="left")
+    hi = np.searchsorted(s, v + eps, side="right")  # one past the last candidate
+    while True:  # the ends move by at most a few places, where v ± ε was rounded
+        grow_lo, shrink_lo = inside(lo - 1), ~inside(lo) & (lo < n) & (at(lo) < v)
+        grow_hi, shrink_hi = inside(hi), ~inside(hi - 1) & (hi > 0) & (at(hi - 1) > v)
+        if not (grow_lo.any() or shrink_lo.any() or grow_hi.any() or shrink_hi.any()):
+            return hi - lo
+        lo = lo - grow_lo + shrink_lo
+        hi = hi + grow_hi - shrink_hi
+
+
 def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Return (n_x, n_y) with a k-d tree (max-norm); strict '<' via the next float below ε_i."""
+    """Return (n_x, n_y) with a k-d tree (max-norm); strict '<' via the next float below ε_i.
+    A one-dimensional side is counted by sorting instead (:func:`_strict_counts_1d`)."""
     z = np.hstack([x, y])
     dist, _ = cKDTree(z).query(z, k=k + 1, p=np.inf)
     eps = dist[:, k]  # column 0 is the point itself
     radius = np.nextafter(eps, 0.0)  # ‖·‖ ≤ nextafter(ε, 0)  ⇔  ‖·‖ < ε  on floats
     counts = []
     for part in (x, y):
-        tree = cKDTree(part)
-        within = tree.query_ball_point(part, r=radius, p=np.inf, return_length=True)
+        if part.shape[1] == 1:
+            within = _strict_counts_1d(part[:, 0], eps)
+        else:
+            within = cKDTree(part).query_ball_point(part, r=radius, p=np.inf, return_length=True)
         count = np.asarray(within, dtype=np.int64) - 1  # minus the point itself
         count[eps == 0] = 0  # nothing is strictly closer than 0 (r = 0 would count duplicates)
         counts.append(count)

@@ -212,3 +212,31 @@ def test_speed_high_dimensional():
 def test_cuda_path_matches_cpu():
     x, y = SparseGaussian(5, 5, 2, 0.8).sample(2000, seed=0)
     assert ksg(x, y, device="cuda").mi == pytest.approx(ksg(x, y).mi, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "offset", "tiny"])
+def test_sorted_one_dim_counts_equal_the_kd_tree_bit_for_bit(kind):
+    """The 1-D marginal counts by sorting (estimators.knn._strict_counts_1d) against scipy's
+    cKDTree ball counts with the same strict radius, on the radii the joint k-NN defines (so the
+    k-th neighbour sits exactly on a ball's edge) and on ties, offsets and tiny scales."""
+    from scipy.spatial import cKDTree
+
+    from estimators.knn import _strict_counts_1d
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3000, 1))
+    y = 0.6 * x + 0.8 * rng.normal(size=(3000, 1))
+    if kind == "rounded":
+        x, y = np.round(x, 1), np.round(y, 1)
+    elif kind == "offset":
+        x = x + 1e8
+    elif kind == "tiny":
+        x, y = x * 1e-300, y * 1e-300
+    z = np.hstack([x, y])
+    eps = cKDTree(z).query(z, k=4, p=np.inf)[0][:, 3]
+    for part in (x, y):
+        tree = cKDTree(part).query_ball_point(part, r=np.nextafter(eps, 0.0), p=np.inf,
+                                              return_length=True)  # fmt: skip
+        ours = _strict_counts_1d(part[:, 0], eps)
+        positive = eps > 0
+        assert np.array_equal(ours[positive], np.asarray(tree)[positive])
