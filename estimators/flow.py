@@ -58,7 +58,12 @@ from torch import nn
 from estimators.gaussian import wishart_logdet_bias
 from estimators.neural import Z95, combine_folds, fold_ids, normal_scores
 from estimators.result import MIResult
-from estimators.validation import check_pair, config_from_options, resolve_device
+from estimators.validation import (
+    check_pair,
+    config_from_options,
+    fold_progress,
+    resolve_device,
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class FlowConfig:
         val_fraction: share of each training part held back for early stopping.
         eval_every: steps between validation likelihoods.
         patience: validations without improvement before stopping.
+        progress: a progress bar over the folds after 2 s: None (default) on a terminal only.
     """
 
     layers: int = 2
@@ -89,6 +95,7 @@ class FlowConfig:
     val_fraction: float = 0.2
     eval_every: int = 10
     patience: int = 10
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         lows = {"layers": 0, "components": 1, "folds": 2, "batch_size": 8, "max_steps": 1,
@@ -97,6 +104,8 @@ class FlowConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
         for name in ("lr", "val_fraction"):
             v = getattr(self, name)
             high = 1.0 if name == "val_fraction" else math.inf
@@ -297,7 +306,8 @@ def flow_mi(
     yt = torch.as_tensor(ya, dtype=torch.float64, device=dev)
     gen = torch.Generator().manual_seed(seed)
     estimates, variances, sizes, fold_info, copula = [], [], [], [], []
-    for k, test_idx in enumerate(fold_ids(n, config.folds, gen)):
+    folds = fold_progress(fold_ids(n, config.folds, gen), "flow", config.progress)
+    for k, test_idx in enumerate(folds):
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)

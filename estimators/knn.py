@@ -97,7 +97,7 @@ def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.n
     """Return (n_x, n_y) with a k-d tree (max-norm); strict '<' via the next float below ε_i.
     A one-dimensional side is counted by sorting instead (:func:`_strict_counts_1d`)."""
     z = np.hstack([x, y])
-    dist, _ = cKDTree(z).query(z, k=k + 1, p=np.inf)
+    dist, _ = cKDTree(z).query(z, k=k + 1, p=np.inf, workers=-1)
     eps = dist[:, k]  # column 0 is the point itself
     radius = np.nextafter(eps, 0.0)  # ‖·‖ ≤ nextafter(ε, 0)  ⇔  ‖·‖ < ε  on floats
     counts = []
@@ -105,7 +105,9 @@ def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.n
         if part.shape[1] == 1:
             within = _strict_counts_1d(part[:, 0], eps)
         else:
-            within = cKDTree(part).query_ball_point(part, r=radius, p=np.inf, return_length=True)
+            within = cKDTree(part).query_ball_point(
+                part, r=radius, p=np.inf, return_length=True, workers=-1
+            )
         count = np.asarray(within, dtype=np.int64) - 1  # minus the point itself
         count[eps == 0] = 0  # nothing is strictly closer than 0 (r = 0 would count duplicates)
         counts.append(count)

@@ -104,7 +104,12 @@ from estimators import bounds
 from estimators.critics import CRITICS, make_critic
 from estimators.flags import neural_flags
 from estimators.result import MIResult
-from estimators.validation import check_pair, config_from_options, resolve_device
+from estimators.validation import (
+    check_pair,
+    config_from_options,
+    fold_progress,
+    resolve_device,
+)
 
 NEURAL_METHODS = ("dv", "nwj", "infonce", "jsd", "smile", "mine")
 PLAIN_CRITIC = ("smile",)  # methods whose separable critic has no quadratic terms by default
@@ -139,6 +144,8 @@ class NeuralConfig:
         eval_batch: largest held-out block scored at once; larger folds are read out in blocks of
             about this size (the marginal term then uses within-block pairs, InfoNCE is capped at
             log block-size).
+        progress: a progress bar over the folds, shown once an estimate has run 2 s: ``None``
+            (default) on a terminal only, ``True`` always, ``False`` never.
         marginals: how each fold's inputs are mapped, per coordinate, with maps fitted on its
             training part: ``"normal-scores"`` (default, :func:`normal_scores`) or
             ``"standardize"`` (mean 0, standard deviation 1).
@@ -169,6 +176,7 @@ class NeuralConfig:
     mine_rate: float = 0.01
     eval_batch: int = 4096
     marginals: str = "normal-scores"
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         if self.marginals not in MARGINAL_MAPS:
@@ -199,8 +207,11 @@ class NeuralConfig:
         for name in ("skip", "offsets"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.quadratic is not None and not isinstance(self.quadratic, bool):
-            raise ValueError(f"quadratic must be True, False or None, got {self.quadratic!r}")
+        for name in ("quadratic", "progress"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"{name} must be True, False or None, got {getattr(self, name)!r}"
+                )
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
 
@@ -522,7 +533,7 @@ def fit_estimate(
     )
     held_out = fold_ids(n, config.folds, gen, config.test_fraction)
     estimates, variances, sizes, fold_info = [], [], [], []
-    for k, test_idx in enumerate(held_out):
+    for k, test_idx in enumerate(fold_progress(held_out, method, config.progress)):
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)

@@ -101,6 +101,15 @@ def config_from_options(cls: type[ConfigT], options: dict[str, Any], what: str) 
     return cls(**options)
 
 
+def fold_progress(folds: list[Any], what: str, progress: bool | None) -> Any:
+    """``folds`` wrapped in a tqdm bar that appears once 2 s have passed; ``progress`` None shows
+    it on a terminal only, True always, False never."""
+    from tqdm.auto import tqdm
+
+    return tqdm(folds, desc=f"{what}: folds", delay=2.0, leave=False,
+                disable=None if progress is None else not progress)  # fmt: skip
+
+
 def resolve_device(device: object) -> torch.device:
     """A torch.device from "cpu"/"cuda[:i]"; ValueError if unknown or CUDA is not available."""
     if not isinstance(device, (str, torch.device)):
