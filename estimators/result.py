@@ -6,6 +6,43 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+#: diagnostics keys whose values (numbers, or nested lists of numbers) are in nats
+NAT_VALUED = frozenset({
+    "mi", "ci", "mi_ci", "se", "estimate", "block_mi", "plugin_raw", "bias_correction",
+    "copula_mi", "val_null", "val_best", "val_nll",
+})  # fmt: skip
+#: diagnostics keys in nats² (variances)
+NAT2_VALUED = frozenset({"tau2"})
+
+
+def convert_diagnostics(value: Any, scale: float, unit: str, key: str = "") -> Any:
+    """A copy of ``diagnostics`` with every quantity in nats multiplied by ``scale``.
+
+    Numbers under a key of :data:`NAT_VALUED` are multiplied by ``scale`` and those under
+    :data:`NAT2_VALUED` by ``scale²``; a training ``curve`` ([step, value, ...] rows) keeps its
+    step column; a nested result dict (one with a ``unit`` key) gets ``unit``. Booleans,
+    counts, settings and the sentences of ``flags`` and ``reason`` (which quote nats) are kept.
+    """
+    if isinstance(value, dict):
+        return {k: unit if k == "unit" else convert_diagnostics(v, scale, unit, k)
+                for k, v in value.items()}  # fmt: skip
+    if key == "curve" and isinstance(value, list):
+        return [[row[0], *convert_diagnostics(list(row[1:]), scale, unit, "mi")] for row in value]
+    if isinstance(value, (list, tuple)):
+        return [convert_diagnostics(v, scale, unit, key) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if key in NAT_VALUED:
+        return value * scale
+    if key in NAT2_VALUED:
+        return value * scale**2
+    return value
+
+
+def unit_name(base: float) -> str:
+    """"nats" for e, "bits" for 2, "log<base>" otherwise."""
+    return "nats" if base == math.e else ("bits" if base == 2 else f"log{base:g}")
+
 
 @dataclass(frozen=True)
 class MIResult:
@@ -18,7 +55,8 @@ class MIResult:
         n: number of sample pairs the estimator was given.
         unit: "nats", "bits" or "log<base>".
         seconds: wall-clock time of the estimate.
-        diagnostics: method-specific details (training curve, k, splits, ...).
+        diagnostics: method-specific details (training curve, k, splits, ...), in ``unit``
+            (``diagnostics["unit"]`` is set when converted; the flag sentences quote nats).
         mi_ci: where the method can bound its bias, a 95 % interval for the MI itself (the
             default ``method="auto"``); ``ci`` is the interval of the estimator's expectation.
     """
@@ -33,17 +71,19 @@ class MIResult:
     mi_ci: tuple[float, float] | None = None
 
     def in_base(self, base: float) -> MIResult:
-        """Convert a result in nats to logarithms of ``base`` (2 gives bits)."""
+        """Convert a result in nats to logarithms of ``base`` (2 gives bits): the estimate, its
+        intervals and the quantities of ``diagnostics`` in nats (:func:`convert_diagnostics`)."""
         if self.unit != "nats":
             raise ValueError(f"can only convert a result in nats, this one is in {self.unit}")
         if not (isinstance(base, (int, float)) and base > 1 and math.isfinite(base)):
             raise ValueError(f"base must be a finite number > 1, got {base!r}")
         scale = 1.0 / math.log(base)
-        unit = "nats" if base == math.e else ("bits" if base == 2 else f"log{base:g}")
+        unit = unit_name(base)
         mi_ci = None if self.mi_ci is None else (self.mi_ci[0] * scale, self.mi_ci[1] * scale)
+        diagnostics = convert_diagnostics(self.diagnostics, scale, unit)
         return replace(
             self, mi=self.mi * scale, ci=(self.ci[0] * scale, self.ci[1] * scale), unit=unit,
-            mi_ci=mi_ci,
+            mi_ci=mi_ci, diagnostics={**diagnostics, "unit": unit},
         )
 
     def to_dict(self) -> dict[str, Any]:

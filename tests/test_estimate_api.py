@@ -71,6 +71,12 @@ def test_base_two_gives_bits():
     assert bits.unit == "bits"
     assert bits.mi == pytest.approx(nats.mi / math.log(2), rel=1e-12)
     assert bits.ci[1] == pytest.approx(nats.ci[1] / math.log(2), rel=1e-12)
+    # the per-fold estimates and standard errors in diagnostics follow the unit
+    assert bits.diagnostics["unit"] == "bits"
+    for fb, fn in zip(bits.diagnostics["folds"], nats.diagnostics["folds"], strict=True):
+        assert fb["estimate"] == pytest.approx(fn["estimate"] / math.log(2), rel=1e-12)
+        assert fb["se"] == pytest.approx(fn["se"] / math.log(2), rel=1e-12)
+        assert fb["steps"] == fn["steps"]
 
 
 @pytest.mark.parametrize("method", NEURAL_METHODS)

@@ -60,3 +60,30 @@ def test_result_base_conversion():
         r.in_base(1.0)
     with pytest.raises(ValueError, match="nats"):
         bits.in_base(2)
+
+
+def test_diagnostics_are_converted_with_the_base():
+    """Every quantity in nats in ``diagnostics`` is divided by ln 2 for bits (variances by
+    ln² 2); counts, steps and settings are not. Fails if in_base leaves diagnostics alone or
+    scales a step or a count."""
+    ln2 = math.log(2)
+    diag = {
+        "se": 0.2, "tau2": 0.04, "k": 3, "block_mi": [[0.5, 0.7]], "stopped": "patience",
+        "folds": [{"estimate": 1.0, "se": 0.1, "null": False, "steps": 300,
+                   "curve": [[0, math.nan, 0.3], [25, 0.8, 0.9]]}],
+        "candidates": {"ksg": {"mi": 1.5, "ci": [1.0, 2.0], "unit": "nats", "n": 100}},
+    }  # fmt: skip
+    r = MIResult(mi=1.0, ci=(0.5, 1.5), method="auto", n=100, diagnostics=diag)
+    d = r.in_base(2).diagnostics
+    assert d["unit"] == "bits" and d["k"] == 3 and d["stopped"] == "patience"
+    assert math.isclose(d["se"], 0.2 / ln2) and math.isclose(d["tau2"], 0.04 / ln2**2)
+    assert d["block_mi"][0] == pytest.approx([0.5 / ln2, 0.7 / ln2])
+    fold = d["folds"][0]
+    assert fold["steps"] == 300 and fold["null"] is False
+    assert math.isclose(fold["estimate"], 1 / ln2) and math.isclose(fold["se"], 0.1 / ln2)
+    assert [row[0] for row in fold["curve"]] == [0, 25]
+    assert fold["curve"][1][1:] == pytest.approx([0.8 / ln2, 0.9 / ln2])
+    ksg = d["candidates"]["ksg"]
+    assert ksg["unit"] == "bits" and ksg["n"] == 100
+    assert ksg["ci"] == pytest.approx([1 / ln2, 2 / ln2])
+    assert r.diagnostics["se"] == 0.2 and "unit" not in r.diagnostics  # the original is unchanged
