@@ -37,8 +37,16 @@ def _neural(method: str) -> Estimator:
     return estimator
 
 
-def _ksg(x: Any, y: Any, *, seed: int = 0, device: str = "cpu", **options: Any) -> MIResult:
-    """Kraskov–Stögbauer–Grassberger k-NN estimator (estimators.knn.ksg)."""
+def _ksg(
+    x: Any, y: Any, *, seed: int = 0, device: str = "cpu", discrete: str | None = None,
+    **options: Any,
+) -> MIResult:
+    """Kraskov–Stögbauer–Grassberger k-NN estimator (estimators.knn.ksg); with a ``discrete``
+    side, Ross's mixed discrete–continuous KSG (estimators.mixed.mixed_ksg)."""
+    if discrete is not None:
+        from estimators.mixed import mixed_ksg
+
+        return mixed_ksg(x, y, discrete=discrete, seed=seed, device=device, **options)
     from estimators.knn import ksg
 
     return ksg(x, y, seed=seed, device=device, **options)
@@ -85,6 +93,7 @@ def estimate_mi(
     device: str | torch.device = "cpu",
     base: float = math.e,
     drop_constant: bool = False,
+    discrete: str | None = None,
     **options: Any,
 ) -> MIResult:
     """Estimate the mutual information I(X; Y) from paired samples, with a 95 % CI.
@@ -102,6 +111,9 @@ def estimate_mi(
         base: logarithm base of the answer; e (default) gives nats, 2 gives bits.
         drop_constant: drop constant columns (dead units of an embedding) first; their indices
             go to ``diagnostics["dropped_columns"]``. Otherwise a constant column is an error.
+        discrete: "x" or "y" when that side is discrete (class labels; a row is one label):
+            Ross's mixed KSG, as scikit-learn's ``mutual_info_classif`` (``estimators.mixed``);
+            for ``method="ksg"`` or "auto" (which also detects a single integer label column).
         **options: method-specific settings (``estimators.neural.NeuralConfig`` fields for the
             neural methods, e.g. ``critic="bilinear"``; ``k`` for "ksg").
 
@@ -129,6 +141,15 @@ def estimate_mi(
         raise ValueError(f"base must be a finite number > 1 (e for nats, 2 for bits), got {base!r}")
     if not isinstance(drop_constant, bool):
         raise TypeError(f"drop_constant must be True or False, got {drop_constant!r}")
+    if discrete is not None:
+        if discrete not in ("x", "y"):
+            raise ValueError(f"discrete must be 'x', 'y' or None, got {discrete!r}")
+        if method not in ("auto", "ksg"):
+            raise ValueError(
+                f"discrete={discrete!r} is estimated by the mixed KSG: use method='ksg' or "
+                f"'auto', not {method!r}"
+            )
+        options["discrete"] = discrete
     device = str(resolve_device(device))
     dropped: dict[str, list[int]] = {}
     if drop_constant:
@@ -137,7 +158,8 @@ def estimate_mi(
         y, dropped["y"] = drop_constant_columns(y, "y")
     xa, ya = check_pair(x, y)
     result = METHODS[method](xa, ya, seed=seed, device=device, **options)
-    flags = input_flags(xa, ya) + result.diagnostics.get("flags", [])
+    labels = result.diagnostics.get("discrete")
+    flags = input_flags(xa, ya, labels) + result.diagnostics.get("flags", [])
     result.diagnostics["flags"] = flags
     if drop_constant:
         result.diagnostics["dropped_columns"] = dropped

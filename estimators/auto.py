@@ -20,6 +20,10 @@ held-out one (``heldout_task_set``; ``benchmarks/estimators_bench.py --heldout``
    the smaller interval and no ceiling. Above 6 dimensions the flow is reported alone (KSG's bias
    there is large and downward; see the warning in ``estimators.knn``).
 
+A side that is a class label (``discrete="x"/"y"``, or one integer column with few distinct values,
+``estimators.flags.looks_like_labels``) has no density, so neither the flow nor KSG applies: the
+default then runs the mixed discrete–continuous KSG (``estimators.mixed``) alone and says so.
+
 The result's ``method`` is "auto"; ``diagnostics["chosen"]`` names the method reported,
 ``diagnostics["reason"]`` says why, and ``diagnostics["candidates"]`` holds every estimate made.
 
@@ -39,8 +43,10 @@ from typing import Any
 
 import torch
 
+from estimators.flags import label_side
 from estimators.flow import flow_mi
 from estimators.knn import ksg
+from estimators.mixed import mixed_ksg
 from estimators.neural import Z95, normal_scores
 from estimators.result import MIResult
 from estimators.validation import check_pair, resolve_device
@@ -62,20 +68,55 @@ def mi_interval(estimate: float, se: float) -> tuple[float, float]:
     return estimate - half, estimate + half
 
 
+def _with_labels(
+    xa: Any, ya: Any, side: str, detected: bool, seed: int, dev: torch.device,
+    options: dict[str, Any], start: float,
+) -> MIResult:
+    """The default when ``side`` holds class labels: the mixed KSG alone."""
+    if options:
+        raise ValueError(
+            f"with {side} as class labels the default runs the mixed KSG, which takes none of "
+            f"the flow's options {sorted(options)}; use method='ksg' (and its k) instead"
+        )
+    result = mixed_ksg(xa, ya, discrete=side, seed=seed, device=dev)
+    how = "is one integer column with few distinct values" if detected else "was given as discrete"
+    diagnostics = {
+        "chosen": "ksg",
+        "reason": f"{side} {how}: a class label, so the mixed discrete–continuous KSG (Ross "
+        f"2014, as mutual_info_classif) is reported",
+        "discrete": side,
+        "flags": result.diagnostics["flags"],
+        "candidates": {"ksg": result.to_dict()},
+        "chosen_diagnostics": result.diagnostics,
+        "interval": f"ci: the mixed KSG's 95% interval of its expectation; mi_ci adds the "
+        f"model-error allowance {ALLOWANCE:g}·I + {ALLOWANCE_FLOOR:g}",
+    }
+    return MIResult(
+        mi=result.mi, ci=result.ci, method="auto", n=result.n,
+        seconds=time.perf_counter() - start, diagnostics=diagnostics,
+        mi_ci=mi_interval(result.mi, _se(result)),
+    )
+
+
 def auto_mi(
     x: object,
     y: object,
     *,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    discrete: str | None = None,
     **options: Any,
 ) -> MIResult:
     """The default estimate of I(X; Y) in nats: the flow, or KSG on normal scores where it sees
-    significantly more (module docstring). ``options`` go to the flow (``FlowConfig`` fields)."""
+    significantly more; the mixed KSG when one side is a label (module docstring). ``options``
+    go to the flow (``FlowConfig`` fields)."""
     start = time.perf_counter()
     dev = resolve_device(device)
     xa, ya = check_pair(x, y)
     n, d = xa.shape[0], xa.shape[1] + ya.shape[1]
+    side = discrete if discrete is not None else label_side(xa, ya)
+    if side is not None:
+        return _with_labels(xa, ya, side, discrete is None, seed, dev, options, start)
     flow = flow_mi(xa, ya, seed=seed, device=dev, **options)
     candidates = {"flow": flow}
     chosen = "flow"

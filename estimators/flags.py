@@ -7,6 +7,9 @@ prints them. The conditions, with the evidence behind each threshold:
 - ``discrete``: a column with fewer distinct values than ``DISCRETE_FRACTION`` = 10 % of n. The
   estimators assume a continuous joint density; with ties the differential MI is undefined (it is
   +∞ for a discrete variable shared by X and Y) and the estimators break the ties at random.
+  One side that is a single integer column of that kind is read as a class label by the default
+  (``estimators.auto`` runs the mixed discrete–continuous KSG, ``estimators.mixed``) and by
+  ``discrete="x"/"y"``; it is not flagged then.
 - ``infonce_ceiling``: an InfoNCE read-out within ``INFONCE_MARGIN`` = 2.5 nats of log N (N the
   read-out block). With the exact optimal critic InfoNCE reads 3.88 at I = 4, 5.49 at I = 6 and
   6.65 at I = 8 for N = 2500 (log N = 7.82; ``estimators.neural``): within 2.5 nats of the ceiling
@@ -45,18 +48,36 @@ class MIWarning(UserWarning):
     """An MI estimate was made under a condition where it is known to be unreliable."""
 
 
-def input_flags(x: np.ndarray, y: np.ndarray) -> list[str]:
-    """Flags about the data themselves (discrete-looking columns)."""
+def looks_like_labels(arr: np.ndarray) -> bool:
+    """One column of integer values with ≥ 2 and fewer than ``DISCRETE_FRACTION`` · n distinct
+    values: a class label (``estimators.auto`` then runs the mixed KSG, ``estimators.mixed``)."""
+    if arr.shape[1] != 1 or not np.all(arr == np.round(arr)):
+        return False
+    return 2 <= np.unique(arr).size < DISCRETE_FRACTION * arr.shape[0]
+
+
+def label_side(x: np.ndarray, y: np.ndarray) -> str | None:
+    """"x" or "y" when exactly that side looks like a class label (:func:`looks_like_labels`)."""
+    sides = [name for name, arr in (("x", x), ("y", y)) if looks_like_labels(arr)]
+    return sides[0] if len(sides) == 1 else None
+
+
+def input_flags(x: np.ndarray, y: np.ndarray, discrete: str | None = None) -> list[str]:
+    """Flags about the data themselves: discrete-looking columns, except on the side
+    ``discrete`` that the estimate treated as labels."""
     flags = []
     n = x.shape[0]
     for name, arr in (("x", x), ("y", y)):
+        if name == discrete:
+            continue
         distinct = [np.unique(arr[:, j]).size for j in range(arr.shape[1])]
         few = [j for j, c in enumerate(distinct) if c < DISCRETE_FRACTION * n]
         if few:
             flags.append(
                 f"discrete: {name} column(s) {few[:10]} hold fewer than "
                 f"{DISCRETE_FRACTION:.0%} distinct values (min {min(distinct[j] for j in few)} "
-                f"of n = {n}); the estimators assume continuous data and break ties at random"
+                f"of n = {n}); the estimators assume continuous data and break ties at random "
+                f"(for a label, discrete={name!r} runs the mixed discrete–continuous KSG)"
             )
     return flags
 
@@ -105,4 +126,5 @@ def emit(flags: list[str], stacklevel: int = 3) -> None:
         warnings.warn(flag, MIWarning, stacklevel=stacklevel)
 
 
-__all__ = ["MIWarning", "emit", "input_flags", "ksg_flags", "neural_flags"]
+__all__ = ["MIWarning", "emit", "input_flags", "ksg_flags", "label_side", "looks_like_labels",
+           "neural_flags"]

@@ -56,7 +56,8 @@ KDTREE_MAX_DIM = 6
 _CHUNK_BYTES = {"cpu": 256 * 2**20, "cuda": 2 * 2**30}
 
 
-def _check_k(k: object, n: int) -> int:
+def check_k(k: object, n: int) -> int:
+    """``k`` as an int after checking 1 ≤ k < n."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= n:
@@ -64,7 +65,49 @@ def _check_k(k: object, n: int) -> int:
     return int(k)
 
 
-def _strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
+def check_blocks(blocks: object, repeats: object, jitter: object, k: int, n: int) -> int:
+    """Check the interval's settings; return the block size n // blocks (≥ 4k)."""
+    if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 2:
+        raise ValueError(f"blocks must be an integer ≥ 2, got {blocks!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    if not (isinstance(jitter, (int, float)) and 0 <= jitter < 1e-3):
+        raise ValueError(f"jitter must be a number in [0, 1e-3) (relative scale), got {jitter!r}")
+    block_size = n // int(blocks)
+    if block_size < 4 * k:
+        raise ValueError(
+            f"KSG with k = {k} and {blocks} blocks for the confidence interval needs at least "
+            f"{4 * k * int(blocks)} samples (blocks of ≥ 4k points), got n = {n}"
+        )
+    return block_size
+
+
+def standardize_with_jitter(z: np.ndarray, jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """Columns to mean 0 and standard deviation 1, plus N(0, jitter²) tie-breaking noise."""
+    z = (z - z.mean(axis=0)) / z.std(axis=0)
+    return z + jitter * rng.standard_normal(z.shape)
+
+
+def block_partitions(rng: np.random.Generator, n: int, blocks: int, repeats: int) -> np.ndarray:
+    """[repeats, n] block ids: each row a seeded partition into ``blocks`` blocks of n // blocks
+    points (−1: left out)."""
+    size = n // blocks
+    labels = np.full((repeats, n), -1, dtype=np.int64)
+    for r in range(repeats):
+        order = rng.permutation(n)[: size * blocks]
+        labels[r, order] = np.arange(size * blocks) // size
+    return labels
+
+
+def subsampling_half_width(block_mi: np.ndarray, block_size: int, n: int) -> tuple[float, float]:
+    """(SE, 95 % half-width) from block estimates [R, B]: SE² = (m / n) · mean_r Var_b(Î_m),
+    half-width t_{R(B−1), 0.975} · SE (module docstring)."""
+    repeats, blocks = block_mi.shape
+    se = float(math.sqrt(np.mean(np.var(block_mi, axis=1, ddof=1)) * block_size / n))
+    return se, float(student_t.ppf(0.975, repeats * (blocks - 1))) * se
+
+
+def strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
     """#{j : |v_j − v_i| < ε_i} (self included) for one column, by sorting: O(n log n).
 
     On sorted values the set where the float difference |s_j − v_i| is below ε_i is one run of
@@ -95,7 +138,7 @@ def _strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
 
 def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
     """Return (n_x, n_y) with a k-d tree (max-norm); strict '<' via the next float below ε_i.
-    A one-dimensional side is counted by sorting instead (:func:`_strict_counts_1d`)."""
+    A one-dimensional side is counted by sorting instead (:func:`strict_counts_1d`)."""
     z = np.hstack([x, y])
     dist, _ = cKDTree(z).query(z, k=k + 1, p=np.inf, workers=-1)
     eps = dist[:, k]  # column 0 is the point itself
@@ -103,7 +146,7 @@ def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.n
     counts = []
     for part in (x, y):
         if part.shape[1] == 1:
-            within = _strict_counts_1d(part[:, 0], eps)
+            within = strict_counts_1d(part[:, 0], eps)
         else:
             within = cKDTree(part).query_ball_point(
                 part, r=radius, p=np.inf, return_length=True, workers=-1
@@ -219,33 +262,15 @@ def ksg(
     start_time = time.perf_counter()
     xa, ya = check_pair(x, y)
     n = xa.shape[0]
-    k = _check_k(k, n)
+    k = check_k(k, n)
     dev = resolve_device(device)
-    if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 2:
-        raise ValueError(f"blocks must be an integer ≥ 2, got {blocks!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
-    if not (isinstance(jitter, (int, float)) and 0 <= jitter < 1e-3):
-        raise ValueError(f"jitter must be a number in [0, 1e-3) (relative scale), got {jitter!r}")
-    block_size = n // blocks
-    if block_size < 4 * k:
-        raise ValueError(
-            f"KSG with k = {k} and {blocks} blocks for the confidence interval needs at least "
-            f"{4 * k * blocks} samples (blocks of ≥ 4k points), got n = {n}"
-        )
+    block_size = check_blocks(blocks, repeats, jitter, k, n)
     rng = np.random.default_rng(seed)
-    z = np.hstack([xa, ya])
-    z = (z - z.mean(axis=0)) / z.std(axis=0)
-    z = z + jitter * rng.standard_normal(z.shape)
+    z = standardize_with_jitter(np.hstack([xa, ya]), jitter, rng)
     xs, ys = z[:, : xa.shape[1]], z[:, xa.shape[1] :]
-
-    labels = np.full((repeats, n), -1, dtype=np.int64)
-    for r in range(repeats):
-        order = rng.permutation(n)[: block_size * blocks]
-        labels[r, order] = np.arange(block_size * blocks) // block_size
+    labels = block_partitions(rng, n, blocks, repeats)
     mi, block_mi = _ksg_with_blocks(xs, ys, k, dev, labels)
-    se = float(math.sqrt(np.mean(np.var(block_mi, axis=1, ddof=1)) * block_size / n))
-    half = float(student_t.ppf(0.975, repeats * (blocks - 1))) * se
+    se, half = subsampling_half_width(block_mi, block_size, n)
     return MIResult(
         mi=mi,
         ci=(mi - half, mi + half),

@@ -14,6 +14,7 @@ Families:
     GaussianStaircase  20 + 20 dims, 20 equal pairs, MI fixed to a given level
     StudentT           multivariate t with ν degrees of freedom and a sparse-pair scale matrix
     AdditiveUniform    Y = X + N coordinatewise, X ~ U(0, 1), N ~ U(−ε/2, ε/2)
+    ClassGaussians     a uniform class label Y and X | Y = l ~ N(μ_l, I): discrete–continuous MI
 
 ``task_set()`` is the standard list used by the E4/E5 verification and the estimator benchmark;
 ``mitheory.transforms`` wraps any task in an MI-preserving transform.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -316,6 +318,72 @@ class AdditiveUniform:
         x = rng.uniform(0.0, 1.0, size=(n, self.dim))
         noise = rng.uniform(-self.eps / 2.0, self.eps / 2.0, size=(n, self.dim))
         return x, x + noise
+
+
+@dataclass(frozen=True)
+class ClassGaussians:
+    """Y uniform on {0, …, L−1} (one column of integers) and X | Y = l ~ N(μ_l, I_d), with
+    seeded means μ_l = ``separation`` · g_l, g_l ~ N(0, I_d) (``means_seed``).
+
+    I(X; Y) = log L + E[log softmax_l(−‖X − μ_l‖² / 2)_Y] ≤ log L has no closed form; ``mi`` is
+    its Monte Carlo value on ``MC_SAMPLES`` = 2¹⁹ exact draws (a fixed seed) and ``mi_se`` that
+    value's standard error (≤ 0.001 nats for the tasks used): the truth for mixed
+    discrete–continuous estimators (``estimators.mixed``).
+    """
+
+    n_classes: int
+    dim: int
+    separation: float
+    means_seed: int = 0
+
+    MC_SAMPLES = 2**19
+
+    def __post_init__(self) -> None:
+        if check_dim(self.n_classes, "n_classes") < 2:
+            raise ValueError(f"n_classes must be at least 2, got {self.n_classes}")
+        check_dim(self.dim, "dim")
+        _check_real(self.separation, "separation", 0.0, math.inf)
+
+    @property
+    def task_id(self) -> str:
+        return f"classes-{self.n_classes}-in-{self.dim}d-sep{self.separation:g}"
+
+    @property
+    def dim_x(self) -> int:
+        return self.dim
+
+    @property
+    def dim_y(self) -> int:
+        return 1
+
+    def means(self) -> np.ndarray:
+        rng = np.random.default_rng(self.means_seed)
+        return self.separation * rng.standard_normal((self.n_classes, self.dim))
+
+    @cached_property
+    def _monte_carlo(self) -> tuple[float, float]:
+        """(mean, standard error) of log L + log p(Y | X) over MC_SAMPLES exact draws."""
+        x, y = self.sample(self.MC_SAMPLES, seed=2**31 - 1)
+        mu = self.means()
+        logits = x @ mu.T - 0.5 * np.sum(mu * mu, axis=1)  # −‖x − μ_l‖²/2 up to a per-row constant
+        log_post = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        terms = math.log(self.n_classes) + log_post[np.arange(len(y)), y[:, 0].astype(int)]
+        return float(np.mean(terms)), float(np.std(terms) / math.sqrt(terms.size))
+
+    @property
+    def mi(self) -> float:
+        return self._monte_carlo[0]
+
+    @property
+    def mi_se(self) -> float:
+        return self._monte_carlo[1]
+
+    def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        n, seed = check_sample_args(n, seed)
+        rng = np.random.default_rng(seed)
+        labels = rng.integers(0, self.n_classes, size=n)
+        x = self.means()[labels] + rng.standard_normal((n, self.dim))
+        return x, labels[:, None].astype(np.float64)
 
 
 def task_set(staircase: bool = True) -> list[Task]:

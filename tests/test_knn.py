@@ -216,12 +216,12 @@ def test_cuda_path_matches_cpu():
 
 @pytest.mark.parametrize("kind", ["continuous", "rounded", "offset", "tiny"])
 def test_sorted_one_dim_counts_equal_the_kd_tree_bit_for_bit(kind):
-    """The 1-D marginal counts by sorting (estimators.knn._strict_counts_1d) against scipy's
+    """The 1-D marginal counts by sorting (estimators.knn.strict_counts_1d) against scipy's
     cKDTree ball counts with the same strict radius, on the radii the joint k-NN defines (so the
     k-th neighbour sits exactly on a ball's edge) and on ties, offsets and tiny scales."""
     from scipy.spatial import cKDTree
 
-    from estimators.knn import _strict_counts_1d
+    from estimators.knn import strict_counts_1d
 
     rng = np.random.default_rng(7)
     x = rng.normal(size=(3000, 1))
@@ -237,6 +237,6 @@ def test_sorted_one_dim_counts_equal_the_kd_tree_bit_for_bit(kind):
     for part in (x, y):
         tree = cKDTree(part).query_ball_point(part, r=np.nextafter(eps, 0.0), p=np.inf,
                                               return_length=True)  # fmt: skip
-        ours = _strict_counts_1d(part[:, 0], eps)
+        ours = strict_counts_1d(part[:, 0], eps)
         positive = eps > 0
         assert np.array_equal(ours[positive], np.asarray(tree)[positive])
