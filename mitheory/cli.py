@@ -1,7 +1,7 @@
 """The ``mitheory`` command line (DESIGN.md §5).
 
     mitheory estimate X.npy Y.npy [--method M] [--k K] [--folds F] [--base B] [--drop-constant]
-        [--option NAME=VALUE ...] [--json]
+        [--discrete x|y] [--option NAME=VALUE ...] [--json]
     mitheory report [--quick] --out DIR
     mitheory train --method M --data D [--steps N] [--ablate ...] --out DIR
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,12 @@ def _estimate_options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
+def _flag_words(message: str) -> str:
+    """A library message in command-line words: ``discrete='x'`` becomes ``--discrete x``."""
+    message = re.sub(r"discrete=(['\"])(x|y)\1", r"--discrete \2", message)
+    return re.sub(r"method=(['\"])(\w+)\1", r"--method \2", message)
+
+
 def _cmd_estimate(args: argparse.Namespace) -> int:
     import math
     import warnings
@@ -91,13 +98,15 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         try:
             result = estimate_mi(
                 x, y, method=args.method, seed=args.seed, device=args.device, base=base,
-                drop_constant=args.drop_constant, **options,
+                drop_constant=args.drop_constant, discrete=args.discrete, **options,
             )
+        except ValueError as err:
+            raise ValueError(_flag_words(str(err))) from None
         except TypeError as err:
             if "unknown option" in str(err):
                 raise ValueError(f"{err} (pass them as --option NAME=VALUE)") from None
             raise
-    flags = result.diagnostics.get("flags", [])
+    flags = [_flag_words(flag) for flag in result.diagnostics.get("flags", [])]
     if args.json:
         extra = {"flags": flags}
         if "chosen" in result.diagnostics:
@@ -150,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--base", default="e", help="logarithm base: e (nats), 2 (bits), 10, ...")
     est.add_argument("--drop-constant", action="store_true",
                      help="drop constant columns (dead units) instead of refusing them")
+    est.add_argument("--discrete", choices=("x", "y"), default=None,
+                     help="that side holds class labels (one integer per row): the mixed "
+                          "discrete-continuous KSG (as sklearn's mutual_info_classif)")  # fmt: skip
     est.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                      help="any other method option, e.g. --option max_steps=300 (repeatable)")
     est.add_argument("--seed", type=int, default=0)

@@ -156,3 +156,25 @@ def test_version_flag_and_attribute(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"mitheory {version('mitheory')}"
+
+
+def test_discrete_labels_in_flag_words(tmp_path, capsys):
+    """``--discrete y`` runs the mixed KSG on a label file; without it the discrete flag names the
+    flag, not the Python keyword; ``--discrete`` with a neural method exits 2 naming --method."""
+    from estimators import estimate_mi
+    from mitheory.distributions import ClassGaussians
+
+    x, y = ClassGaussians(3, 2, 1.0).sample(400, seed=0)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    args = ["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy")]
+    doc = _run_json(capsys, [*args, "--method", "ksg", "--discrete", "y", "--json"])
+    lib = estimate_mi(x, y, method="ksg", discrete="y")
+    assert doc["mi"] == pytest.approx(lib.mi, abs=1e-12) and doc["flags"] == []
+    assert doc["mi"] != pytest.approx(estimate_mi(x, y, method="ksg").mi, abs=1e-6)
+    assert main([*args, "--method", "ksg"]) == 0
+    err = capsys.readouterr().err
+    assert "--discrete y runs the mixed" in err and "discrete='y'" not in err
+    assert main([*args, "--method", "smile", "--discrete", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "--discrete y is estimated by the mixed KSG: use --method ksg" in err
