@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from estimators.flags import emit, input_flags
-from estimators.neural import NEURAL_METHODS, fit_estimate
+from estimators.neural import fit_estimate
+from estimators.readout import NEURAL_METHODS
 from estimators.result import MIResult
 from estimators.validation import (
     as_sample_matrix,
@@ -94,6 +95,7 @@ def estimate_mi(
     base: float = math.e,
     drop_constant: bool = False,
     discrete: str | None = None,
+    return_critic: bool = False,
     **options: Any,
 ) -> MIResult:
     """Estimate the mutual information I(X; Y) from paired samples, with a 95 % CI.
@@ -114,6 +116,9 @@ def estimate_mi(
         discrete: "x" or "y" when that side is discrete (class labels; a row is one label):
             Ross's mixed KSG, as scikit-learn's ``mutual_info_classif`` (``estimators.mixed``);
             for ``method="ksg"`` or "auto" (which also detects a single integer label column).
+        return_critic: for the neural methods, keep the trained fold critics as
+            ``result.critic`` (``estimators.trained.TrainedCritic``: ``.estimate(x_new, y_new)``,
+            ``.scores``, ``.save(path)``; ``estimators.trained.load_critic``).
         **options: method-specific settings (``estimators.neural.NeuralConfig`` fields for the
             neural methods, e.g. ``critic="bilinear"``; ``k`` for "ksg").
 
@@ -150,6 +155,15 @@ def estimate_mi(
                 f"'auto', not {method!r}"
             )
         options["discrete"] = discrete
+    if not isinstance(return_critic, bool):
+        raise TypeError(f"return_critic must be True or False, got {return_critic!r}")
+    if return_critic:
+        if method not in NEURAL_METHODS:
+            raise ValueError(
+                f"return_critic=True keeps the critics of the neural methods "
+                f"({', '.join(NEURAL_METHODS)}); method={method!r} trains none"
+            )
+        options["return_critic"] = True
     device = str(resolve_device(device))
     dropped: dict[str, list[int]] = {}
     if drop_constant:

@@ -46,8 +46,9 @@ import torch
 from estimators.flags import label_side
 from estimators.flow import flow_mi
 from estimators.knn import ksg
+from estimators.marginals import normal_scores
 from estimators.mixed import mixed_ksg
-from estimators.neural import Z95, normal_scores
+from estimators.neural import Z95
 from estimators.result import MIResult
 from estimators.validation import check_pair, resolve_device
 

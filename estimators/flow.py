@@ -56,7 +56,8 @@ import torch
 from torch import nn
 
 from estimators.gaussian import wishart_logdet_bias
-from estimators.neural import Z95, combine_folds, fold_ids, normal_scores
+from estimators.marginals import normal_scores
+from estimators.neural import Z95, combine_folds, fold_ids
 from estimators.result import MIResult
 from estimators.validation import (
     check_pair,

@@ -90,7 +90,6 @@ All values are in nats.
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -103,7 +102,10 @@ import torch
 from estimators import bounds
 from estimators.critics import CRITICS, make_critic
 from estimators.flags import neural_flags
+from estimators.marginals import MARGINAL_MAPS
+from estimators.readout import NEURAL_METHODS, NULL_SCORE, Readout, readout, score_blocks
 from estimators.result import MIResult
+from estimators.trained import FoldCritic, TrainedCritic
 from estimators.validation import (
     check_pair,
     config_from_options,
@@ -111,7 +113,6 @@ from estimators.validation import (
     resolve_device,
 )
 
-NEURAL_METHODS = ("dv", "nwj", "infonce", "jsd", "smile", "mine")
 PLAIN_CRITIC = ("smile",)  # methods whose separable critic has no quadratic terms by default
 FOLDS = {"smile": 2}  # default folds where not 5 (see the module docstring)
 Z95 = 1.959963984540054
@@ -221,79 +222,6 @@ def make_config(options: dict[str, Any]) -> NeuralConfig:
     return config_from_options(NeuralConfig, options, "a neural estimator")
 
 
-# ---------------------------------------------------------------- read-out with influence values
-
-
-@dataclass(frozen=True)
-class Readout:
-    """A read-out bound on held-out pairs: value (nats) and one influence value per pair."""
-
-    value: float
-    influence: np.ndarray
-
-    @property
-    def se(self) -> float:
-        """Delta-method standard error, sqrt(Var(ψ)/n)."""
-        n = self.influence.size
-        return float(np.std(self.influence, ddof=1) / math.sqrt(n)) if n > 1 else math.inf
-
-
-def _block_terms(scores: torch.Tensor, clip: float | None) -> dict[str, torch.Tensor]:
-    """Per-pair pieces of the bounds on one square block of held-out scores (float64)."""
-    s = scores.detach().double()
-    n = s.shape[0]
-    eye = torch.eye(n, dtype=torch.bool, device=s.device)
-    off = s.clamp(-clip, clip) if clip is not None else s
-    off = off.masked_fill(eye, -math.inf)
-    log_p = torch.log_softmax(s, dim=1)
-    return {
-        "diag": torch.diagonal(s),
-        # log of the row / column means of exp S_ij over j ≠ i (resp. i ≠ j)
-        "log_row": torch.logsumexp(off, dim=1) - math.log(n - 1),
-        "log_col": torch.logsumexp(off, dim=0) - math.log(n - 1),
-        # InfoNCE term of row i and the column sums of the row-softmax
-        "nce": torch.diagonal(log_p) + math.log(n),
-        "col_softmax": log_p.exp().sum(dim=0),
-    }
-
-
-def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Readout:
-    """The read-out bound of ``method`` over held-out score blocks, with influence values.
-
-    For one block this equals the ``bounds`` function (``dv``, ``nwj``, ``infonce``, ``smile``;
-    ``nwj`` of S + 1 for ``jsd``; ``dv`` for ``mine``). With several blocks (of sizes differing by
-    at most one) the joint term averages all diagonals and the marginal term the within-block
-    off-diagonal row means, i.e. all within-block pairs, equally weighted for equal blocks.
-
-    Influence values (first-order Hoeffding/delta expansions), with d_k = S_kk, r_k and c_k the
-    off-diagonal row and column means of e^S and m their mean:
-      DV / SMILE:  ψ_k = (d_k − J) − (r_k + c_k − 2m)/m
-      NWJ:         ψ_k = (d_k − J) − (r_k + c_k − 2m)/e
-      InfoNCE:     ψ_k = (ℓ_k − Î) − (Σ_i P_ik − 1), ℓ_k the row term, P the row-softmax of S.
-    The U-statistic Σ_{i≠j} h(x_i, y_j) projects onto (r_k − m) + (c_k − m) for pair k; InfoNCE's
-    log-normaliser of row i, linearised, contributes through y_k the column mass Σ_i P_ik − 1.
-    """
-    if method not in NEURAL_METHODS:
-        raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
-    if method == "jsd":
-        blocks = [b + 1.0 for b in blocks]
-    parts = [_block_terms(b, clip if method == "smile" else None) for b in blocks]
-    t = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
-    if method == "infonce":
-        value = float(t["nce"].mean())
-        psi = (t["nce"] - value) - (t["col_softmax"] - 1.0)
-        return Readout(value, psi)
-    joint = float(t["diag"].mean())
-    log_m = float(np.logaddexp.reduce(t["log_row"]) - math.log(t["log_row"].size))
-    spread = np.exp(t["log_row"] - log_m) + np.exp(t["log_col"] - log_m) - 2.0
-    if method in ("nwj", "jsd"):
-        if log_m - 1.0 > 709.0:  # e^{M−1} overflows: the bound is −inf, no interval
-            return Readout(-math.inf, np.full_like(spread, np.nan))
-        scale = math.exp(log_m - 1.0)
-        return Readout(joint - scale, (t["diag"] - joint) - scale * spread)
-    return Readout(joint - log_m, (t["diag"] - joint) - spread)
-
-
 # ---------------------------------------------------------------------------- training one critic
 
 
@@ -307,15 +235,13 @@ def _objective(method: str, config: NeuralConfig) -> Callable[[torch.Tensor], to
     return {"dv": bounds.dv, "nwj": bounds.nwj, "infonce": bounds.infonce}[method]
 
 
-def _score_blocks(
-    critic: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eval_batch: int
-) -> list[torch.Tensor]:
-    """Score matrices of consecutive blocks of ≈ equal size ≤ eval_batch (each ≥ 2 pairs)."""
-    n = x.shape[0]
-    count = max(1, min(math.ceil(n / eval_batch), n // 2))
-    edges = np.linspace(0, n, count + 1).round().astype(int)
-    with torch.no_grad():
-        return [critic(x[a:b], y[a:b]) for a, b in itertools.pairwise(edges)]
+def critic_spec(config: NeuralConfig, dim_x: int, dim_y: int) -> dict[str, Any]:
+    """The ``estimators.critics.make_critic`` keyword arguments of ``config`` (all but the seed)."""
+    return {
+        "kind": config.critic, "dim_x": dim_x, "dim_y": dim_y, "hidden": config.hidden,
+        "layers": config.layers, "embed": config.embed, "temperature": config.temperature,
+        "skip": config.skip, "offsets": config.offsets, "quadratic": bool(config.quadratic),
+    }  # fmt: skip
 
 
 def _train_critic(
@@ -335,11 +261,7 @@ def _train_critic(
         raise ValueError(f"too few training pairs ({n}) for a neural estimator")
     xv, yv = x[perm[:n_val]], y[perm[:n_val]]
     xf, yf = x[perm[n_val:]], y[perm[n_val:]]
-    critic = make_critic(
-        config.critic, x.shape[1], y.shape[1], hidden=config.hidden, layers=config.layers,
-        embed=config.embed, temperature=config.temperature, skip=config.skip,
-        offsets=config.offsets, quadratic=config.quadratic, seed=seed,
-    ).to(x.device)
+    critic = make_critic(**critic_spec(config, x.shape[1], y.shape[1]), seed=seed).to(x.device)
     opt = torch.optim.AdamW(
         critic.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
     )
@@ -348,7 +270,7 @@ def _train_critic(
 
     def validate() -> float:
         critic.eval()
-        value = _selection_value(method, _score_blocks(critic, xv, yv, config.eval_batch), config)
+        value = _selection_value(method, score_blocks(critic, xv, yv, config.eval_batch), config)
         critic.train()
         return value if math.isfinite(value) else -math.inf
 
@@ -356,7 +278,7 @@ def _train_critic(
     # critic (large scores everywhere) read out well above the true MI. The constant null critic
     # (module docstring) is the baseline every checkpoint must beat on the validation pairs.
     null_blocks = [torch.full_like(b, NULL_SCORE.get(method, 0.0))
-                   for b in _score_blocks(critic, xv, yv, config.eval_batch)]  # fmt: skip
+                   for b in score_blocks(critic, xv, yv, config.eval_batch)]  # fmt: skip
     null_value = _selection_value(method, null_blocks, config)
     best_value, best_step = -math.inf, 0
     best_state = copy.deepcopy(critic.state_dict())
@@ -404,11 +326,6 @@ def _train_critic(
     return critic, info
 
 
-#: the constant score of the null critic, whose read-out is exactly 0 (0 for every method but NWJ,
-#: whose bound at S ≡ c is c − e^{c−1}, 0 at c = 1)
-NULL_SCORE = {"nwj": 1.0}
-
-
 def _selection_value(method: str, blocks: list[torch.Tensor], config: NeuralConfig) -> float:
     """The validation value checkpoints are chosen by: the read-out, except for SMILE, whose
     clipped read-out rewards its own upward bias; it is chosen by the JSD it trains on."""
@@ -417,42 +334,6 @@ def _selection_value(method: str, blocks: list[torch.Tensor], config: NeuralConf
         values = np.array([float(bounds.jsd(b.double())) for b in blocks])
         return float(np.sum(sizes * values) / sizes.sum())
     return readout(method, blocks, config.clip).value
-
-
-def _standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    """Standardize with the training part's mean and standard deviation (0 → 1)."""
-    mean = train.mean(dim=0, keepdim=True)
-    std = train.std(dim=0, keepdim=True)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    return [(t - mean) / std for t in (train, *others)]
-
-
-def normal_scores(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    """Map every column through Φ⁻¹ of the training part's (interpolated) empirical CDF.
-
-    With the m training values of a column sorted, s_0 ≤ … ≤ s_{m−1}, a value v at fractional
-    position p (p = k at v = s_k, linear in between, clamped to [0, m − 1] outside) maps to
-    Φ⁻¹((p + 1)/(m + 1)): the training values get the usual normal scores, and the map is
-    increasing and continuous, strictly increasing on [s_0, s_{m−1}]. MI is invariant under
-    strictly increasing maps of each coordinate, so I(X; Y) is unchanged up to the held-out values
-    beyond the training range (≈ 2/(m + 1) of them), which are clamped to ±Φ⁻¹(m/(m + 1)) (±3.5 at
-    m = 4000) — so no held-out outlier can give the critic an input it never saw the like of.
-    """
-    m = train.shape[0]
-    if m < 2:
-        raise ValueError(f"normal scores need at least 2 training values, got {m}")
-    s = train.T.contiguous().sort(dim=1).values  # [d, m]
-
-    def apply(t: torch.Tensor) -> torch.Tensor:
-        v = t.T.contiguous()  # [d, n]
-        j = torch.searchsorted(s, v, right=True).clamp_(1, m - 1)
-        lo, hi = s.gather(1, j - 1), s.gather(1, j)
-        gap = hi - lo
-        frac = torch.where(gap > 0, (v - lo) / torch.where(gap > 0, gap, 1.0), 0.0)
-        u = (j - 1 + frac.clamp(0.0, 1.0) + 1.0) / (m + 1)
-        return (math.sqrt(2.0) * torch.erfinv(2.0 * u - 1.0)).T.contiguous()
-
-    return [apply(t) for t in (train, *others)]
 
 
 def fold_ids(
@@ -494,6 +375,7 @@ def fit_estimate(
     *,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    return_critic: bool = False,
     **options: Any,
 ) -> MIResult:
     """Estimate I(X; Y) in nats with a trained critic (see the module docstring for the protocol).
@@ -504,6 +386,8 @@ def fit_estimate(
         seed: seeds the fold split, critic weights and batch order (results are deterministic on
             a given device and thread count).
         device: "cpu", "cuda", "cuda:1", ...
+        return_critic: keep the fold critics and their input maps as ``result.critic``, an
+            ``estimators.trained.TrainedCritic`` (read out on new pairs, score, save).
         **options: fields of :class:`NeuralConfig`.
 
     Returns:
@@ -516,6 +400,8 @@ def fit_estimate(
     if method not in NEURAL_METHODS:
         raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
     config = make_config(options)
+    if not isinstance(return_critic, bool):
+        raise TypeError(f"return_critic must be True or False, got {return_critic!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     dev = resolve_device(device)
@@ -532,18 +418,19 @@ def fit_estimate(
         quadratic=config.quadratic if config.quadratic is not None else method not in PLAIN_CRITIC,
     )
     held_out = fold_ids(n, config.folds, gen, config.test_fraction)
-    estimates, variances, sizes, fold_info = [], [], [], []
+    estimates, variances, sizes, fold_info, kept = [], [], [], [], []
     for k, test_idx in enumerate(fold_progress(held_out, method, config.progress)):
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
         te = torch.as_tensor(test_idx, device=dev)
-        marginal_map = MARGINAL_MAPS[config.marginals]
-        x_tr, x_te = (t.float() for t in marginal_map(xt[tr], xt[te]))
-        y_tr, y_te = (t.float() for t in marginal_map(yt[tr], yt[te]))
+        x_map = MARGINAL_MAPS[config.marginals](xt[tr])
+        y_map = MARGINAL_MAPS[config.marginals](yt[tr])
+        x_tr, x_te = x_map(xt[tr]).float(), x_map(xt[te]).float()
+        y_tr, y_te = y_map(yt[tr]).float(), y_map(yt[te]).float()
         t0 = time.perf_counter()
         critic, info = _train_critic(method, x_tr, y_tr, config, seed=seed * 1009 + k)
-        result = readout(method, _score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
+        result = readout(method, score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
         if info["null"]:  # no checkpoint beat the null critic: its read-out, 0, is reported, with
             result = Readout(0.0, result.influence)  # the trained critic's influence values
         info["train_seconds"] = time.perf_counter() - t0
@@ -552,6 +439,9 @@ def fit_estimate(
         variances.append(result.se**2)
         sizes.append(te.numel())
         fold_info.append(info)
+        if return_critic:
+            kept.append(FoldCritic(critic, x_map, y_map, info["null"], info["best_step"],
+                                   info["first_eval"]))  # fmt: skip
     mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), np.array(sizes, float))
     block = min(min(sizes), config.eval_batch)
     half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
@@ -564,22 +454,20 @@ def fit_estimate(
         "device": str(dev),
         "interval": "95% normal: delta-method read-out variance + between-fold critic variance",
     }
+    trained = None
+    if return_critic:
+        spec = critic_spec(config, xa.shape[1], ya.shape[1])
+        trained = TrainedCritic(method, spec, kept, config.clip, config.eval_batch)
     return MIResult(
         mi=mi, ci=ci, method=method, n=n, seconds=time.perf_counter() - start,
-        diagnostics=diagnostics,
+        diagnostics=diagnostics, critic=trained,
     )
 
 
-MARGINAL_MAPS = {"normal-scores": normal_scores, "standardize": _standardize}
-
 __all__ = [
-    "NEURAL_METHODS",
     "NeuralConfig",
-    "Readout",
     "combine_folds",
     "fit_estimate",
     "fold_ids",
     "make_config",
-    "normal_scores",
-    "readout",
 ]

@@ -59,6 +59,8 @@ class MIResult:
             (``diagnostics["unit"]`` is set when converted; the flag sentences quote nats).
         mi_ci: where the method can bound its bias, a 95 % interval for the MI itself (the
             default ``method="auto"``); ``ci`` is the interval of the estimator's expectation.
+        critic: with ``return_critic=True`` (neural methods), the trained critics, an
+            ``estimators.trained.TrainedCritic``; else None. Not part of ``to_dict``.
     """
 
     mi: float
@@ -69,6 +71,7 @@ class MIResult:
     seconds: float = 0.0
     diagnostics: dict[str, Any] = field(default_factory=dict, compare=False)
     mi_ci: tuple[float, float] | None = None
+    critic: Any = field(default=None, compare=False, repr=False)
 
     def in_base(self, base: float) -> MIResult:
         """Convert a result in nats to logarithms of ``base`` (2 gives bits): the estimate, its

@@ -1,7 +1,7 @@
 """The ``mitheory`` command line (DESIGN.md §5).
 
     mitheory estimate X.npy Y.npy [--method M] [--k K] [--folds F] [--base B] [--drop-constant]
-        [--discrete x|y] [--option NAME=VALUE ...] [--json]
+        [--discrete x|y] [--save-critic PATH] [--option NAME=VALUE ...] [--json]
     mitheory report [--quick] --out DIR
     mitheory train --method M --data D [--steps N] [--ablate ...] --out DIR
 
@@ -72,6 +72,7 @@ def _estimate_options(args: argparse.Namespace) -> dict[str, object]:
 def _flag_words(message: str) -> str:
     """A library message in command-line words: ``discrete='x'`` becomes ``--discrete x``."""
     message = re.sub(r"discrete=(['\"])(x|y)\1", r"--discrete \2", message)
+    message = message.replace("return_critic=True", "--save-critic")
     return re.sub(r"method=(['\"])(\w+)\1", r"--method \2", message)
 
 
@@ -98,7 +99,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         try:
             result = estimate_mi(
                 x, y, method=args.method, seed=args.seed, device=args.device, base=base,
-                drop_constant=args.drop_constant, discrete=args.discrete, **options,
+                drop_constant=args.drop_constant, discrete=args.discrete,
+                return_critic=args.save_critic is not None, **options,
             )
         except ValueError as err:
             raise ValueError(_flag_words(str(err))) from None
@@ -107,8 +109,12 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
                 raise ValueError(f"{err} (pass them as --option NAME=VALUE)") from None
             raise
     flags = [_flag_words(flag) for flag in result.diagnostics.get("flags", [])]
+    if args.save_critic is not None:
+        result.critic.save(args.save_critic)
     if args.json:
         extra = {"flags": flags}
+        if args.save_critic is not None:
+            extra["critic"] = str(args.save_critic)
         if "chosen" in result.diagnostics:
             extra.update(chosen=result.diagnostics["chosen"], reason=result.diagnostics["reason"])
         print(json.dumps({**result.to_dict(), **extra}))
@@ -121,6 +127,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         print(f"{line}  n = {result.n}  ({result.seconds:.2f} s)")
         if "chosen" in result.diagnostics:
             print(f"  method: {result.diagnostics['chosen']} — {result.diagnostics['reason']}")
+        if args.save_critic is not None:
+            print(f"  critics saved to {args.save_critic} (estimators.load_critic)")
     for flag in flags:
         print(f"mitheory estimate: warning: {flag}", file=sys.stderr)
     return 0
@@ -162,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--discrete", choices=("x", "y"), default=None,
                      help="that side holds class labels (one integer per row): the mixed "
                           "discrete-continuous KSG (as sklearn's mutual_info_classif)")  # fmt: skip
+    est.add_argument("--save-critic", default=None, metavar="PATH",
+                     help="neural methods: save the trained critics (estimators.load_critic "
+                          "reads them; .estimate(x, y) on new pairs)")  # fmt: skip
     est.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                      help="any other method option, e.g. --option max_steps=300 (repeatable)")
     est.add_argument("--seed", type=int, default=0)

@@ -178,3 +178,20 @@ def test_discrete_labels_in_flag_words(tmp_path, capsys):
     assert main([*args, "--method", "smile", "--discrete", "y"]) == 2
     err = capsys.readouterr().err
     assert "--discrete y is estimated by the mixed KSG: use --method ksg" in err
+
+
+def test_save_critic_writes_a_critic_the_library_loads(tmp_path, capsys):
+    import torch
+
+    from estimators import estimate_mi, load_critic
+
+    px, py, x, y = _write_pair(tmp_path, n=200)
+    path = tmp_path / "critic.pt"
+    args = ["estimate", str(px), str(py), "--method", "dv", "--folds", "2",
+            "--option", "max_steps=50"]  # fmt: skip
+    doc = _run_json(capsys, [*args, "--save-critic", str(path), "--json"])
+    assert doc["critic"] == str(path)
+    lib = estimate_mi(x, y, method="dv", folds=2, max_steps=50, return_critic=True)
+    assert torch.equal(load_critic(path).scores(x, y), lib.critic.scores(x, y))
+    assert main(["estimate", str(px), str(py), "--save-critic", str(path)]) == 2
+    assert "--save-critic keeps the critics of the neural methods" in capsys.readouterr().err

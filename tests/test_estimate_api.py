@@ -10,13 +10,9 @@ import torch
 
 import estimators
 from estimators import METHODS, MIResult, bounds, estimate_mi
-from estimators.neural import (
-    NEURAL_METHODS,
-    NeuralConfig,
-    fit_estimate,
-    normal_scores,
-    readout,
-)
+from estimators.marginals import normal_scores
+from estimators.neural import NeuralConfig, fit_estimate
+from estimators.readout import NEURAL_METHODS, readout
 
 # A small, fast configuration for behavioural tests (accuracy is checked separately).
 FAST = {"max_steps": 60, "eval_every": 20, "hidden": 16, "embed": 8, "layers": 1}
