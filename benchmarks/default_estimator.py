@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from estimators import estimate_mi
-from mitheory.atomic import atomic_write_json
+from estimators.atomic import atomic_write_json
 from mitheory.distributions import hard_task_set, heldout_task_set, task_set
 
 SETS = {"design": lambda: task_set(staircase=False), "heldout": heldout_task_set,

@@ -29,8 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from estimators import estimate_mi
+from estimators.atomic import atomic_write_json
 from estimators.knn import ksg
-from mitheory.atomic import atomic_write_json
 from mitheory.distributions import DenseGaussian, task_set
 
 BAR = 0.15

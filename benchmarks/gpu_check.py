@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mitheory.atomic import atomic_write_json
+from estimators.atomic import atomic_write_json
 from paradigms.train import config_from_recipe, train
 
 DEFAULT_METHODS = ("simclr", "byol", "barlow", "mocov3")

@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mitheory.atomic import atomic_write_json, atomic_write_text
+from estimators.atomic import atomic_write_json, atomic_write_text
 from paradigms.methods import METHODS
 from paradigms.train import TrainConfig, train
 

@@ -42,13 +42,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from estimators.atomic import atomic_write
 from estimators.critics import make_critic
 from estimators.flags import emit, neural_flags
 from estimators.marginals import NormalScores, Standardize, map_from_state
 from estimators.readout import NULL_SCORE, Readout, readout, score_blocks
 from estimators.result import MIResult
 from estimators.validation import check_pair, resolve_device
-from mitheory.atomic import atomic_write
 
 FORMAT = "mitheory-critic"
 VERSION = 1

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from estimators.atomic import atomic_write_json, atomic_write_text
 from mitheory import claims
-from mitheory.atomic import atomic_write_json, atomic_write_text
 from mitheory.claims.register import REGISTER, claim_order
 from mitheory.claims.result import Section
 from mitheory.claims.runtime import shared_pool, turn

@@ -6,7 +6,7 @@ File layout (``ckpt-<step>.pt``)::
 
 The header holds ``{"format": 1, "step": k, "length": len(payload), "sha256": hex digest}``; the
 payload is ``torch.save`` of the state. The file appears under its final name only when complete
-(temp file + rename, :mod:`mitheory.atomic`), and a file whose payload length or SHA-256 does not
+(temp file + rename, :mod:`estimators.atomic`), and a file whose payload length or SHA-256 does not
 match its header — truncated, bit-flipped, or not a checkpoint at all — raises
 :class:`CheckpointError` instead of being loaded.
 
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mitheory.atomic import atomic_write
+from estimators.atomic import atomic_write
 
 MAGIC = b"MITCKPT1"
 FORMAT = 1

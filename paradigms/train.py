@@ -68,7 +68,7 @@ from torch import nn
 from tqdm import tqdm
 
 from estimators import bounds
-from mitheory.atomic import atomic_write_json, atomic_write_text
+from estimators.atomic import atomic_write_json, atomic_write_text
 from paradigms import distributed as dist_utils
 from paradigms.ablations import check_applicable, parse_ablations
 from paradigms.base import SSLMethod

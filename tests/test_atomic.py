@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mitheory.atomic import atomic_write, atomic_write_json, atomic_write_text
+from estimators.atomic import atomic_write, atomic_write_json, atomic_write_text
 
 
 def test_write_then_overwrite(tmp_path):

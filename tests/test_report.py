@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
+from estimators.atomic import atomic_savefig
 from mitheory import report
-from mitheory.atomic import atomic_savefig
 from mitheory.claims.register import REGISTER, render_markdown
 from mitheory.claims.result import VERDICTS, Claim, Control, Section
 from mitheory.cli import main

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from estimators import bounds, estimate_mi
-from mitheory.atomic import atomic_savefig
+from estimators.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 from mitheory.closed_forms import optimal_critic_marginal_variance

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
+from estimators.atomic import atomic_savefig
 from mitheory.alternating import (
     CollapseConfig,
     alternating_ascent,
@@ -24,7 +25,6 @@ from mitheory.alternating import (
     init_encoders,
     joint_term_only_ascent,
 )
-from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Section
 from mitheory.claims.runtime import WORKERS, parallel_map
 from mitheory.closed_forms import (

@@ -35,7 +35,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from mitheory.atomic import atomic_savefig
+from estimators.atomic import atomic_savefig
 from mitheory.claims import training as tr
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map

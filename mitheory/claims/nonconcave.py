@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from mitheory.atomic import atomic_savefig
+from estimators.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section
 from mitheory.claims.runtime import parallel_map
 from mitheory.nonconcave import (

@@ -59,7 +59,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from mitheory.atomic import atomic_savefig
+from estimators.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 
 TEMPERATURE = 0.1  # the SDMI critic's τ (paradigms.methods.sdmi)

@@ -30,8 +30,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from scipy import stats
 
+from estimators.atomic import atomic_savefig
 from mitheory import surrogates, symbolic
-from mitheory.atomic import atomic_savefig
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.closed_forms import bilinear_log_partition
 from mitheory.nongaussian import (

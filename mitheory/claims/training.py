@@ -49,7 +49,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from mitheory.atomic import atomic_savefig
+from estimators.atomic import atomic_savefig
 from mitheory.claims import predictor
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
