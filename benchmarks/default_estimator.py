@@ -7,10 +7,10 @@ For every task of the set (``mitheory.distributions.task_set``, ``heldout_task_s
 ``hard_task_set``) and every method it prints, over seeds: the mean estimate ± sd, the truth,
 |log2(mean / truth)| and the mean over seeds of |log2(est / truth)|, the coverage of the truth by
 ``ci`` (the estimator's expectation interval) and, for the default, by ``mi_ci`` (the MI
-interval), the median ``mi_ci`` width against the bar 0.25·I + 0.05, the mean seconds and (for the
-default) which method it chose. The last lines compare the set's means with the bars of issue 10:
-held-out mean |log2| ≤ 0.05, MI-interval coverage ≥ 0.80, median width ≤ 0.25·I + 0.05; hard set
-mean |log2| ≤ 0.10.
+interval), the median ``mi_ci`` width against the bar 0.25·I + 0.05, seed 0's ``ci``, the mean
+seconds and (for the default) which method it chose. The last lines compare the set's means with
+the bars of issue 10: held-out mean |log2| ≤ 0.05, MI-interval coverage ≥ 0.80, median width
+≤ 0.25·I + 0.05; hard set mean |log2| ≤ 0.10.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def log2_ratio(estimate: float, truth: float) -> float:
 def run(set_name: str, methods: list[str], seeds: int, n: int) -> list[dict]:
     rows = []
     head = (f"{'task':46s} {'method':8s} {'mean ± sd':>15s} {'truth':>6s} {'|log2|':>6s} "
-            f"{'seed|l2|':>8s} {'ci':>4s} {'mi_ci':>5s} {'width':>6s} {'bar':>5s} {'sec':>5s}  "
-            "chosen")  # fmt: skip
+            f"{'seed|l2|':>8s} {'ci (seed 0)':>17s} {'ci':>4s} {'mi_ci':>5s} {'width':>6s} "
+            f"{'bar':>5s} {'sec':>5s}  chosen")  # fmt: skip
     print(head)
     print("-" * len(head))
     for task in SETS[set_name]():
@@ -67,6 +67,7 @@ def run(set_name: str, methods: list[str], seeds: int, n: int) -> list[dict]:
                 "width": statistics.median(hi - lo for lo, hi in mi_ci) if mi_ci else None,
                 "width_bar": 0.25 * task.mi + 0.05,
                 "chosen": [r.diagnostics.get("chosen", method) for r in results],
+                "ci_seed0": list(results[0].ci),
             }
             row["log2"] = log2_ratio(row["mean"], task.mi)
             row["seed_log2"] = statistics.fmean(log2_ratio(e, task.mi) for e in est)
@@ -76,6 +77,7 @@ def run(set_name: str, methods: list[str], seeds: int, n: int) -> list[dict]:
             chosen = ",".join(f"{k}×{v}" for k, v in Counter(row["chosen"]).items())
             print(f"{task.task_id:46s} {method:8s} {row['mean']:7.3f} ± {row['sd']:5.3f} "
                   f"{task.mi:6.3f} {row['log2']:6.3f} {row['seed_log2']:8.3f} "
+                  f"[{row['ci_seed0'][0]:7.3f},{row['ci_seed0'][1]:7.3f}] "
                   f"{row['ci_cover']:4.2f} {cover} {width} {row['width_bar']:5.3f} "
                   f"{row['seconds']:5.1f}  {chosen}", flush=True)  # fmt: skip
     return rows

@@ -2,7 +2,7 @@
 
     python benchmarks/estimators_bench.py [--quick] [--seeds 5] [--n 5000]
         [--methods ksg,gaussian,smile,infonce] [--tasks PREFIX1,PREFIX2] [--in-scope] [--threads 1]
-        [--json OUT]
+        [--json OUT] [--speed-only]
 
 For every task of ``mitheory.distributions.task_set()`` and every method it prints the mean
 estimate over seeds (± sd), the truth, |log2(mean estimate / truth)| and the coverage of the 95 %
@@ -11,7 +11,8 @@ method other than the Gaussian plug-in and checks the bar: within 0.15 of truth 
 |log2(est / truth)| on Gaussian tasks up to 25 + 25 dims with MI ≤ 2 nats, Student-t (ν ≥ 3) and
 half-cube tasks. Finally it times KSG against scikit-learn's ``mutual_info_regression`` on 1-D
 targets (same n and k, best of 3 runs each) and a plain scipy cKDTree KSG at n = 10,000 in
-8 + 8 dimensions, and prints the ratios.
+8 + 8 dimensions, and the mixed discrete–continuous KSG against ``mutual_info_classif`` on a 1-D
+feature and a 3-class label; ``--speed-only`` runs only these timings and prints the ratios.
 """
 
 from __future__ import annotations
@@ -139,6 +140,31 @@ def run_speed(n: int, k: int = 3) -> dict:
             "ratio": min(ours) / min(theirs)}
 
 
+def run_speed_labels(n: int, k: int = 3) -> dict:
+    """Best-of-3 wall time of our mixed KSG (with its CI) and scikit-learn's mutual_info_classif
+    on one continuous feature and a 3-class label, same n and k."""
+    from sklearn.feature_selection import mutual_info_classif
+
+    from estimators.mixed import mixed_ksg
+    from mitheory.distributions import ClassGaussians
+
+    x, labels = ClassGaussians(3, 1, 1.0).sample(n, seed=0)
+    ours, theirs = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        ours_mi = mixed_ksg(x, labels, discrete="y", k=k).mi
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sk_mi = mutual_info_classif(x, labels[:, 0].astype(int), n_neighbors=k, random_state=0)[0]
+        theirs.append(time.perf_counter() - start)
+    print(f"\nSpeed, 1-D feature and a 3-class label, n = {n}, k = {k} (best of 3):")
+    print(f"  ours, mixed KSG + 5 half-split CI:  {min(ours):.4f} s   MI {ours_mi:.5f}")
+    print(f"  sklearn mutual_info_classif:       {min(theirs):.4f} s   MI {sk_mi:.5f}")
+    print(f"  time ratio ours / sklearn: {min(ours) / min(theirs):.2f}")
+    return {"n": n, "k": k, "ours_s": min(ours), "sklearn_s": min(theirs),
+            "ratio": min(ours) / min(theirs)}
+
+
 def plain_ksg(x: np.ndarray, y: np.ndarray, k: int = 3) -> float:
     """The textbook KSG estimator 1 with scipy's cKDTree (the peer for the 8 + 8 timing)."""
     from scipy.spatial import cKDTree
@@ -197,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="only the tasks the accuracy bar is stated for")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--json", default="", help="also write all rows to this JSON file")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the KSG timings against scikit-learn and a plain cKDTree KSG")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.n, args.methods = 2, 2000, "ksg,gaussian"
@@ -207,9 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     np.seterr(all="ignore")
     print(f"n = {args.n}, seeds = {args.seeds}, methods = {', '.join(args.methods)}, "
           f"torch threads = {args.threads}\n")
-    rows = run_accuracy(args)
-    verdicts = summarize(rows)
+    rows = [] if args.speed_only else run_accuracy(args)
+    verdicts = [] if args.speed_only else summarize(rows)
     speed = run_speed(args.n)
+    speed_labels = run_speed_labels(args.n)
     speed_high = run_speed_high_dim()
     if args.json:
         for row in rows:  # JSON has no infinity: a non-positive estimate has no log-ratio
@@ -220,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         atomic_write_json(args.json, {"n": args.n, "seeds": args.seeds, "rows": rows,
                                       "verdicts": verdicts, "speed": speed,
+                                      "speed_labels": speed_labels,
                                       "speed_high_dim": speed_high})
 
 
