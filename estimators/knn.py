@@ -29,10 +29,11 @@ variance shrinks more slowly than 1/n, so small blocks (B = 10) understate the S
 halves are within ≈ 5 % (150 seeds of 1-D Gaussians at n = 1000, I = 0 and 0.22 nats: coverage of
 E[Î] 0.95–0.97). In 3 + 3 dimensions (I = 0.43) halves still understate the SE by ≈ 7 % (coverage
 0.91; B = 10 gives 0.87); see ``tests/test_knn.py``. The halves cost 2.5× the point estimate
-with a k-d tree; the brute-force path computes the distances once and gathers each block's
-sub-matrix from them. The interval covers the *expectation* of Î at this n; the finite-sample
-bias of KSG (large in high dimensions or at high MI) is not sampling variability and is not in
-the interval.
+with a k-d tree; the brute-force path computes the distances once and finds every block's
+neighbours among each point's nearest candidates (:func:`_neighbour_counts_torch`), so the
+interval costs little more than the point estimate. The interval covers the *expectation* of Î
+at this n; the finite-sample bias of KSG (large in high dimensions or at high MI) is not sampling
+variability and is not in the interval.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ from estimators.validation import check_pair, resolve_device
 
 # Joint dimension up to which the CPU path uses a k-d tree; above it, blocked brute force wins.
 KDTREE_MAX_DIM = 6
-# Bytes of distance matrices one block of rows may take in the brute-force path.
-_CHUNK_BYTES = {"cpu": 256 * 2**20, "cuda": 2 * 2**30}
+# Bytes one chunk of rows may take in the brute-force path (small chunks stay in cache on CPU).
+_CHUNK_BYTES = {"cpu": 128 * 2**20, "cuda": 2 * 2**30}
+# Nearest joint neighbours kept per point, among which each block's k-th neighbour is sought.
+CANDIDATES = 24
+CANDIDATES_KDTREE = 12  # the same on the k-d tree path, where each one costs a query step
 
 
 def check_k(k: object, n: int) -> int:
@@ -107,15 +111,17 @@ def subsampling_half_width(block_mi: np.ndarray, block_size: int, n: int) -> tup
     return se, float(student_t.ppf(0.975, repeats * (blocks - 1))) * se
 
 
-def strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """#{j : |v_j − v_i| < ε_i} (self included) for one column, by sorting: O(n log n).
+def strict_runs_1d(
+    s: np.ndarray, v: np.ndarray, eps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ends [lo, hi) of the runs of sorted values ``s`` with |s_j − v| < ε (strictly), for arrays
+    ``v`` and ``eps`` of one shape.
 
-    On sorted values the set where the float difference |s_j − v_i| is below ε_i is one run of
-    indices (the rounded difference is monotone in s_j), so its ends are found by binary search
-    on v_i ± ε_i and then moved, by exact comparisons of the same float differences a k-d tree
-    computes, until they are the run's ends: the counts equal the k-d tree's bit for bit.
+    The rounded difference |s_j − v| is monotone in s_j on each side of v, so the set is one run
+    of indices; its ends are found by binary search on v ± ε and then moved, by exact comparisons
+    of the same float differences a k-d tree computes, until they are the run's ends — the counts
+    hi − lo equal the k-d tree's bit for bit.
     """
-    s = np.sort(v)
     n = s.size
 
     def inside(idx: np.ndarray) -> np.ndarray:
@@ -131,30 +137,121 @@ def strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
         grow_lo, shrink_lo = inside(lo - 1), ~inside(lo) & (lo < n) & (at(lo) < v)
         grow_hi, shrink_hi = inside(hi), ~inside(hi - 1) & (hi > 0) & (at(hi - 1) > v)
         if not (grow_lo.any() or shrink_lo.any() or grow_hi.any() or shrink_hi.any()):
-            return hi - lo
+            return lo, hi
         lo = lo - grow_lo + shrink_lo
         hi = hi + grow_hi - shrink_hi
 
 
+def strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """#{j : |v_j − v_i| < ε_i} (self included) for one column, by sorting: O(n log n)
+    (:func:`strict_runs_1d`)."""
+    lo, hi = strict_runs_1d(np.sort(v), v, eps)
+    return hi - lo
+
+
+def _group_counts_1d(v: np.ndarray, eps: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """[1 + R, n] counts of others strictly within ε in one column: row 0 in the whole sample
+    (threshold ``eps[0]``), row 1 + r among each point's block of partition r (``eps[1 + r]``).
+
+    One sort serves every block: a block's members within ε of v_i are its members inside the
+    whole sample's run [lo, hi) (:func:`strict_runs_1d`), counted by a prefix sum of membership
+    along the sorted order. Points left out of a partition (label −1) get 0."""
+    order = np.argsort(v, kind="stable")
+    s = v[order]  # work in sorted order: the binary searches then run on nearly sorted keys
+    eps_s = np.nan_to_num(eps[:, order], nan=0.0)
+    lo, hi = strict_runs_1d(s, s[None, :], eps_s)
+    sorted_counts = np.zeros(eps.shape, dtype=np.int64)
+    sorted_counts[0] = hi[0] - lo[0]
+    for r, lab in enumerate(labels):
+        lab_s = lab[order]
+        member = lab_s[None, :] == np.arange(int(lab.max()) + 1)[:, None]  # [B, n]
+        prefix = np.zeros((member.shape[0], member.shape[1] + 1), dtype=np.int64)
+        np.cumsum(member, axis=1, out=prefix[:, 1:])
+        rows = np.flatnonzero(lab_s >= 0)
+        b = lab_s[rows]
+        sorted_counts[1 + r, rows] = prefix[b, hi[1 + r, rows]] - prefix[b, lo[1 + r, rows]]
+    sorted_counts = np.maximum(sorted_counts - 1, 0)  # minus the point itself
+    sorted_counts[eps_s == 0] = 0  # nothing is strictly closer than 0
+    counts = np.empty_like(sorted_counts)
+    counts[:, order] = sorted_counts
+    return counts
+
+
+def _side_counts(part: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """For every point the others strictly within ε_i in ``part`` (max-norm): a k-d tree (strict
+    '<' via the next float below ε_i), or for one column a sort (:func:`strict_counts_1d`)."""
+    if part.shape[1] == 1:
+        within = strict_counts_1d(part[:, 0], eps)
+    else:
+        radius = np.nextafter(eps, 0.0)  # ‖·‖ ≤ nextafter(ε, 0)  ⇔  ‖·‖ < ε  on floats
+        within = cKDTree(part).query_ball_point(
+            part, r=radius, p=np.inf, return_length=True, workers=-1
+        )
+    count = np.asarray(within, dtype=np.int64) - 1  # minus the point itself
+    count[eps == 0] = 0  # nothing is strictly closer than 0 (r = 0 would count duplicates)
+    return count
+
+
 def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Return (n_x, n_y) with a k-d tree (max-norm); strict '<' via the next float below ε_i.
-    A one-dimensional side is counted by sorting instead (:func:`strict_counts_1d`)."""
+    """Return (n_x, n_y) with a k-d tree: ε_i the k-th neighbour's joint distance."""
     z = np.hstack([x, y])
     dist, _ = cKDTree(z).query(z, k=k + 1, p=np.inf, workers=-1)
     eps = dist[:, k]  # column 0 is the point itself
-    radius = np.nextafter(eps, 0.0)  # ‖·‖ ≤ nextafter(ε, 0)  ⇔  ‖·‖ < ε  on floats
-    counts = []
+    return _side_counts(x, eps), _side_counts(y, eps)
+
+
+def _group_counts_kdtree(
+    x: np.ndarray, y: np.ndarray, k: int, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """n_x and n_y [1 + R, n] as :func:`_neighbour_counts_torch` returns them, with k-d trees:
+    one joint query for every threshold (:func:`_group_eps_kdtree`), then per side one sort for
+    all blocks (one column) or a tree per block."""
+    eps = _group_eps_kdtree(np.hstack([x, y]), k, labels)
+    out = []
     for part in (x, y):
         if part.shape[1] == 1:
-            within = strict_counts_1d(part[:, 0], eps)
-        else:
-            within = cKDTree(part).query_ball_point(
-                part, r=radius, p=np.inf, return_length=True, workers=-1
-            )
-        count = np.asarray(within, dtype=np.int64) - 1  # minus the point itself
-        count[eps == 0] = 0  # nothing is strictly closer than 0 (r = 0 would count duplicates)
-        counts.append(count)
-    return counts[0], counts[1]
+            out.append(_group_counts_1d(part[:, 0], eps, labels))
+            continue
+        counts = np.zeros(eps.shape, dtype=np.int64)
+        counts[0] = _side_counts(part, eps[0])
+        for r, lab in enumerate(labels):
+            for b in range(int(lab.max()) + 1):
+                idx = np.flatnonzero(lab == b)
+                counts[1 + r, idx] = _side_counts(part[idx], eps[1 + r, idx])
+        out.append(counts)
+    return out[0], out[1]
+
+
+def _group_eps_kdtree(z: np.ndarray, k: int, labels: np.ndarray) -> np.ndarray:
+    """[1 + R, n] k-th neighbour joint distances: row 0 in the whole sample, row 1 + r within each
+    point's block of partition r (NaN for points left out), from one k-d tree query.
+
+    The ``CANDIDATES_KDTREE`` nearest neighbours of every point (self removed) hold its k-th
+    neighbour and, as the k-th of them in its block, the block's; a point with fewer than k of
+    them in its block is looked up in that block's own tree. The distances are the same floats
+    either way, so the values equal a query of each block's tree."""
+    n = z.shape[0]
+    cand = min(n - 1, max(CANDIDATES_KDTREE, 2 * k + 2))
+    dist, idx = cKDTree(z).query(z, k=cand + 1, p=np.inf, workers=-1)
+    if np.array_equal(idx[:, 0], np.arange(n)):  # no exact duplicates: self comes first
+        dist, idx = dist[:, 1:], idx[:, 1:]
+    else:
+        self_at = idx == np.arange(n)[:, None]
+        self_at[~self_at.any(1), -1] = True  # self beyond the ties at distance 0: drop the last
+        dist = dist[~self_at].reshape(n, cand)
+        idx = idx[~self_at].reshape(n, cand)
+    eps = np.full((1 + len(labels), n), np.nan)
+    eps[0] = dist[:, k - 1]
+    for r, lab in enumerate(labels):
+        same = lab[idx] == lab[:, None]
+        hit = (np.cumsum(same, axis=1) == k) & same
+        found = hit.any(1) & (lab >= 0)
+        eps[1 + r, found] = dist[found, hit[found].argmax(1)]
+        for b in np.unique(lab[~found & (lab >= 0)]):
+            members = np.flatnonzero(lab == b)
+            short = np.flatnonzero(~found & (lab == b))
+            eps[1 + r, short] = cKDTree(z[members]).query(z[short], k=k + 1, p=np.inf)[0][:, k]
+    return eps
 
 
 def _neighbour_counts_torch(
@@ -164,41 +261,57 @@ def _neighbour_counts_torch(
 
     ``labels`` [R, n] assigns every point a block id per partition (−1: left out). Returns n_x and
     n_y as arrays of shape [1 + R, n]: row 0 over the whole sample, row 1 + r within each point's
-    own block of partition r. The d-dimensional distances are computed once per chunk of rows;
-    the block counts gather the sub-matrix of each point's block from them.
+    own block of partition r. Per chunk of rows the distances to all n points are computed once.
+    The ``CANDIDATES`` nearest joint neighbours of each row (one partial sort) give its k-th
+    neighbour distance ε in the whole sample and, as the k-th of them inside its block, the
+    block's ε_r (exactly: a block's k-th neighbour is among them unless fewer than k of them are
+    in the block, probability < 2e-5 per point for halves, and then it is found over the whole
+    row). A block is a subset of the sample, so every ε_r ≥ ε; the marginal distances below the
+    largest of a row's thresholds are gathered once and counted against every threshold — the same
+    floating-point comparisons, d < ε, as a full pass per partition, at a fraction of the cost.
     """
     n = x.shape[0]
     xt = torch.as_tensor(x, dtype=torch.float64, device=device)
     yt = torch.as_tensor(y, dtype=torch.float64, device=device)
-    lab = torch.as_tensor(labels, device=device)
-    members = [
-        [torch.nonzero(lab[r] == b).squeeze(1) for b in range(int(labels.max()) + 1)]
-        for r in range(len(labels))
-    ]
+    lab = torch.as_tensor(labels, device=device)  # [R, n]
+    parts = lab.shape[0]
+    # group ids [n, 1 + R]: column 0 puts every point in one group (the whole sample)
+    groups = torch.cat([torch.zeros(n, 1, dtype=lab.dtype, device=device), lab.T], dim=1)
+    cand = min(n - 1, max(CANDIDATES, 4 * k + 8))
+    # bytes per distance: dx, dy, joint and temporaries, and the gathered candidates' tables
     budget = _CHUNK_BYTES["cuda" if device.type == "cuda" else "cpu"]
-    chunk = max(1, min(n, budget // (5 * 8 * n)))
-    nx = torch.zeros((1 + len(labels), n), dtype=torch.int32, device=device)
+    chunk = max(1, min(n, budget // (n * (40 + 24 * (parts + 1)))))
+    nx = torch.zeros((1 + parts, n), dtype=torch.int32, device=device)
     ny = torch.zeros_like(nx)
-
-    def count(dx: torch.Tensor, dy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        joint = torch.maximum(dx, dy)  # topk is several times faster than kthvalue on CPU
-        eps = torch.topk(joint, k, dim=1, largest=False, sorted=True).values[:, -1:]
-        return (dx < eps).sum(dim=1, dtype=torch.int32), (dy < eps).sum(dim=1, dtype=torch.int32)
-
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        rows = torch.arange(stop - start, device=device)
+        c = stop - start
+        rows = torch.arange(c, device=device)
         dx = torch.cdist(xt[start:stop], xt, p=math.inf)
         dy = torch.cdist(yt[start:stop], yt, p=math.inf)
         dx[rows, rows + start] = math.inf  # a point is not its own neighbour
         dy[rows, rows + start] = math.inf
-        nx[0, start:stop], ny[0, start:stop] = count(dx, dy)
-        for r, blocks in enumerate(members):
-            for b, cols in enumerate(blocks):
-                sel = torch.nonzero(lab[r, start:stop] == b).squeeze(1)
-                if sel.numel():
-                    grid = (sel.unsqueeze(1), cols.unsqueeze(0))
-                    nx[1 + r, start + sel], ny[1 + r, start + sel] = count(dx[grid], dy[grid])
+        joint = torch.maximum(dx, dy)  # topk is several times faster than kthvalue on CPU
+        vals, idx = torch.topk(joint, cand, dim=1, largest=False, sorted=True)
+        own = groups[start:stop]  # [c, 1 + R]
+        same = groups.index_select(0, idx.view(-1)).view(c, cand, -1) == own[:, None, :]
+        hit = (same.cumsum(1) == k) & same  # the k-th candidate in the row's own group
+        eps = vals.gather(1, hit.to(torch.uint8).argmax(1))  # [c, 1 + R]
+        short = ~hit.any(1) & (own >= 0)
+        if bool(short.any()):  # fewer than k candidates in the block: search the whole row
+            for i, r in torch.nonzero(short).tolist():
+                row = joint[i].masked_fill(groups[:, r] != own[i, r], math.inf)
+                eps[i, r] = torch.topk(row, k, largest=False).values[-1]
+        eps = torch.where(own >= 0, eps, -math.inf)  # left out of a partition: counts stay 0
+        reach = eps.max(1, keepdim=True).values
+        for d, out in ((dx, nx), (dy, ny)):
+            hits = torch.nonzero((d < reach).view(-1)).squeeze(1)
+            r_i = hits // n
+            c_j = hits - r_i * n
+            below = d.view(-1).index_select(0, hits)[:, None] < eps.index_select(0, r_i)
+            ok = below & (groups.index_select(0, c_j) == own.index_select(0, r_i))
+            counts = torch.zeros(c, 1 + parts, dtype=torch.int32, device=device)
+            out[:, start:stop] = counts.index_add_(0, r_i, ok.to(torch.int32)).T
     return nx.cpu().numpy(), ny.cpu().numpy()
 
 
@@ -215,14 +328,9 @@ def _ksg_with_blocks(
     n_blocks = int(labels.max()) + 1
     block_mi = np.empty((len(labels), n_blocks))
     if device.type == "cpu" and x.shape[1] + y.shape[1] <= KDTREE_MAX_DIM:
-        mi = _ksg_from_counts(*_neighbour_counts_kdtree(x, y, k), k, n)
-        for r, b in np.ndindex(block_mi.shape):
-            idx = np.flatnonzero(labels[r] == b)
-            block_mi[r, b] = _ksg_from_counts(
-                *_neighbour_counts_kdtree(x[idx], y[idx], k), k, idx.size
-            )
-        return mi, block_mi
-    nx, ny = _neighbour_counts_torch(x, y, k, device, labels)
+        nx, ny = _group_counts_kdtree(x, y, k, labels)
+    else:
+        nx, ny = _neighbour_counts_torch(x, y, k, device, labels)
     mi = _ksg_from_counts(nx[0], ny[0], k, n)
     for r, b in np.ndindex(block_mi.shape):
         idx = np.flatnonzero(labels[r] == b)

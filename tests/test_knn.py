@@ -58,6 +58,25 @@ def test_kdtree_and_blocked_torch_paths_give_identical_counts():
                 np.testing.assert_array_equal(tree_y, brute_y[1 + r, idx])
 
 
+def test_small_blocks_and_chunks_still_count_exactly(monkeypatch):
+    """With 12 blocks most points have fewer than k of their 24 nearest candidates in their own
+    block, so the torch path falls back to searching the whole row; with a tiny chunk budget the
+    rows come in chunks of a few points. Every block's counts still equal the k-d tree's."""
+    import estimators.knn as knn
+
+    monkeypatch.setitem(knn._CHUNK_BYTES, "cpu", 300 * (40 + 24 * 2) * 7)  # 7 rows per chunk
+    rng = np.random.default_rng(1)
+    x = np.round(rng.standard_normal((300, 2)), 1)
+    y = x[:, :1] + rng.standard_normal((300, 1))
+    labels = (rng.permutation(300) % 12)[None, :]
+    brute_x, brute_y = _neighbour_counts_torch(x, y, 4, torch.device("cpu"), labels)
+    for block in range(12):
+        idx = np.flatnonzero(labels[0] == block)
+        tree_x, tree_y = _neighbour_counts_kdtree(x[idx], y[idx], 4)
+        np.testing.assert_array_equal(tree_x, brute_x[1, idx])
+        np.testing.assert_array_equal(tree_y, brute_y[1, idx])
+
+
 def test_torch_path_gives_the_same_estimate_and_ci_as_the_tree_path():
     """3 + 3 dims normally take the k-d tree; forcing the torch path (KDTREE_MAX_DIM = 0) must
     give the same estimate and the same block estimates, hence the same CI."""
