@@ -129,9 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = run(args.set, methods, args.seeds, args.n)
     summary = summarize(rows, args.set)
     if args.json:
-        for row in rows:
-            for key in ("log2", "seed_log2"):
-                row[key] = None if math.isinf(row[key]) else row[key]
+        for row in [*rows, *summary.values()]:  # JSON has no infinity (a non-positive estimate)
+            for key in ("log2", "seed_log2", "mean_log2", "mean_seed_log2"):
+                if key in row and math.isinf(row[key]):
+                    row[key] = None
         atomic_write_json(args.json, {"set": args.set, "n": args.n, "seeds": args.seeds,
                                       "rows": rows, "summary": summary})  # fmt: skip
 

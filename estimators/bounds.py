@@ -156,21 +156,34 @@ def mine(scores: torch.Tensor, state: MineState | None = None) -> torch.Tensor:
     The forward value equals :func:`dv`. The gradient of the marginal term uses the moving average
     ā of E_marg[e^T] in the denominator, ∇M ≈ ∇E_batch[e^T] / ā, instead of the batch mean, which
     removes the bias of the plain DV gradient. ``state`` is updated in place; without a state this
-    is plain DV.
+    is plain DV. (:func:`mine_step` is the same without the state object.)
     """
     s = _check_scores(scores)
     if state is None:
         return dv(s)
+    first = state.log_avg is None
+    log_avg = torch.zeros((), dtype=s.dtype, device=s.device) if first else state.log_avg.to(s)
+    value, state.log_avg = mine_step(s, log_avg, state.rate, first=first)
+    return value
+
+
+def mine_step(
+    scores: torch.Tensor, log_avg: torch.Tensor, rate: float, *, first: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One MINE step as a pure function (usable under ``torch.func.vmap``): the value with
+    MINE's gradient (:func:`mine`) and the updated log moving average
+    log ā' = log((1 − rate) ā + rate · E_batch[e^T]) (the batch's own value when ``first``)."""
+    s = _check_scores(scores)
+    if not (0.0 < rate <= 1.0):
+        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
     lme = log_mean_exp_marginal(s)
     batch = lme.detach()
-    if state.log_avg is None or state.rate == 1.0:
-        state.log_avg = batch
+    if first or rate == 1.0:
+        new = batch
     else:
-        state.log_avg = torch.logaddexp(
-            state.log_avg.to(batch) + math.log1p(-state.rate), batch + math.log(state.rate)
-        )
-    ratio = torch.exp(lme - state.log_avg)  # E_batch[e^T] / ā, gradient ∇E_batch[e^T] / ā
-    return torch.diagonal(s).mean() - batch - (ratio - ratio.detach())
+        new = torch.logaddexp(log_avg + math.log1p(-rate), batch + math.log(rate))
+    ratio = torch.exp(lme - new)  # E_batch[e^T] / ā, gradient ∇E_batch[e^T] / ā
+    return torch.diagonal(s).mean() - batch - (ratio - ratio.detach()), new
 
 
 def cosine_scores(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -214,6 +227,7 @@ __all__ = [
     "jsd",
     "log_mean_exp_marginal",
     "mine",
+    "mine_step",
     "nwj",
     "smile",
     "unchecked",

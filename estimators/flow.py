@@ -62,7 +62,7 @@ from estimators.result import MIResult
 from estimators.validation import (
     check_pair,
     config_from_options,
-    fold_progress,
+    progress_bar,
     resolve_device,
 )
 
@@ -307,7 +307,7 @@ def flow_mi(
     yt = torch.as_tensor(ya, dtype=torch.float64, device=dev)
     gen = torch.Generator().manual_seed(seed)
     estimates, variances, sizes, fold_info, copula = [], [], [], [], []
-    folds = fold_progress(fold_ids(n, config.folds, gen), "flow", config.progress)
+    folds = progress_bar(fold_ids(n, config.folds, gen), "flow: folds", config.progress)
     for k, test_idx in enumerate(folds):
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False

@@ -109,7 +109,7 @@ from estimators.trained import FoldCritic, TrainedCritic
 from estimators.validation import (
     check_pair,
     config_from_options,
-    fold_progress,
+    progress_bar,
     resolve_device,
 )
 
@@ -222,17 +222,17 @@ def make_config(options: dict[str, Any]) -> NeuralConfig:
     return config_from_options(NeuralConfig, options, "a neural estimator")
 
 
-# ---------------------------------------------------------------------------- training one critic
+# ------------------------------------------------------------------- training the fold critics
 
 
-def _objective(method: str, config: NeuralConfig) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The training objective (to maximise) on a batch score matrix."""
-    if method in ("jsd", "smile"):
-        return bounds.jsd
+def _objective(method: str) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """The training objective (to maximise) of one score matrix, as a pure function
+    ``(scores, log_avg, rate, first) -> (value, log_avg)``: only MINE uses its moving average."""
     if method == "mine":
-        state = bounds.MineState(rate=config.mine_rate)
-        return lambda s: bounds.mine(s, state)
-    return {"dv": bounds.dv, "nwj": bounds.nwj, "infonce": bounds.infonce}[method]
+        return lambda s, log_avg, rate, first: bounds.mine_step(s, log_avg, rate, first=first)
+    plain = {"dv": bounds.dv, "nwj": bounds.nwj, "infonce": bounds.infonce,
+             "jsd": bounds.jsd, "smile": bounds.jsd}[method]  # fmt: skip
+    return lambda s, log_avg, rate, first: (plain(s), log_avg)
 
 
 def critic_spec(config: NeuralConfig, dim_x: int, dim_y: int) -> dict[str, Any]:
@@ -244,86 +244,158 @@ def critic_spec(config: NeuralConfig, dim_x: int, dim_y: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _train_critic(
-    method: str,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    config: NeuralConfig,
-    seed: int,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Train one critic on (x, y) with early stopping on a validation part; return the best."""
+@dataclass
+class _FoldRun:
+    """One fold's training state: its fit/validation split, batch order and checkpoint."""
+
+    critic: torch.nn.Module
+    gen: torch.Generator
+    xf: torch.Tensor
+    yf: torch.Tensor
+    xv: torch.Tensor
+    yv: torch.Tensor
+    order: torch.Tensor
+    null_value: float
+    cursor: int = 0
+    best_value: float = -math.inf
+    best_step: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    since_best: int = 0
+    stop: str = ""
+    steps: int = 0
+
+    def next_batch(self, batch: int) -> torch.Tensor:
+        """The next ``batch`` fit indices of this fold's epoch order (a new order when used up)."""
+        n_fit = self.xf.shape[0]
+        if self.cursor + batch > n_fit:
+            self.order, self.cursor = torch.randperm(n_fit, generator=self.gen), 0
+        idx = self.order[self.cursor : self.cursor + batch]
+        self.cursor += batch
+        return idx
+
+
+def _fold_run(method: str, x: torch.Tensor, y: torch.Tensor, config: NeuralConfig,
+              seed: int) -> _FoldRun:  # fmt: skip
+    """Split one fold's training pairs into fit and validation parts and build its critic."""
     gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]
     perm = torch.randperm(n, generator=gen).to(x.device)
     n_val = max(2, round(config.val_fraction * n))
-    n_fit = n - n_val
-    if n_fit < 2:
+    if n - n_val < 2:
         raise ValueError(f"too few training pairs ({n}) for a neural estimator")
-    xv, yv = x[perm[:n_val]], y[perm[:n_val]]
-    xf, yf = x[perm[n_val:]], y[perm[n_val:]]
     critic = make_critic(**critic_spec(config, x.shape[1], y.shape[1]), seed=seed).to(x.device)
-    opt = torch.optim.AdamW(
-        critic.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
-    )
-    objective = _objective(method, config)
-    batch = min(config.batch_size, n_fit)
-
-    def validate() -> float:
-        critic.eval()
-        value = _selection_value(method, score_blocks(critic, xv, yv, config.eval_batch), config)
-        critic.train()
-        return value if math.isfinite(value) else -math.inf
-
-    # The untrained critic is recorded but never selected: SMILE's clip can make an unnormalised
-    # critic (large scores everywhere) read out well above the true MI. The constant null critic
-    # (module docstring) is the baseline every checkpoint must beat on the validation pairs.
+    xv, yv = x[perm[:n_val]], y[perm[:n_val]]
+    # The untrained critic is never selected: SMILE's clip can make an unnormalised critic (large
+    # scores everywhere) read out well above the true MI. The constant null critic (module
+    # docstring) is the baseline every checkpoint must beat on the validation pairs.
     null_blocks = [torch.full_like(b, NULL_SCORE.get(method, 0.0))
                    for b in score_blocks(critic, xv, yv, config.eval_batch)]  # fmt: skip
-    null_value = _selection_value(method, null_blocks, config)
-    best_value, best_step = -math.inf, 0
-    best_state = copy.deepcopy(critic.state_dict())
-    curve: list[list[float]] = [[0, math.nan, validate()]]
-    order = torch.randperm(n_fit, generator=gen)
-    cursor, since_best, running, stop = 0, 0, [], "max_steps"
-    step = 0
-    for step in range(1, config.max_steps + 1):
-        if cursor + batch > n_fit:
-            order, cursor = torch.randperm(n_fit, generator=gen), 0
-        idx = order[cursor : cursor + batch].to(x.device)
-        cursor += batch
-        try:  # the bounds reject non-finite scores with a ValueError
-            value = objective(critic(xf[idx], yf[idx]))
-        except ValueError:
-            stop = "diverged"
-            break
-        if not bool(torch.isfinite(value)):
-            stop = "diverged"
-            break
-        opt.zero_grad(set_to_none=True)
-        (-value).backward()
-        opt.step()
-        running.append(float(value.detach()))
-        if step % config.eval_every == 0:
-            val = validate()
-            curve.append([step, float(np.mean(running)), val])
-            running = []
-            if val > best_value:
-                best_value, best_step, since_best = val, step, 0
-                best_state = copy.deepcopy(critic.state_dict())
-            else:
-                since_best += 1
-                if since_best >= config.patience:
-                    stop = "patience"
-                    break
-    critic.load_state_dict(best_state)
-    critic.eval()
-    info = {
-        "n_fit": n_fit, "n_val": n_val, "steps": step, "best_step": best_step,
-        "first_eval": config.eval_every, "val_null": null_value,
-        "null": not best_value > null_value,
-        "val_best": best_value, "stopped": stop, "curve": curve,
-    }
-    return critic, info
+    return _FoldRun(
+        critic=critic, gen=gen, xf=x[perm[n_val:]], yf=y[perm[n_val:]], xv=xv, yv=yv,
+        order=torch.randperm(n - n_val, generator=gen),
+        null_value=_selection_value(method, null_blocks, config),
+    )
+
+
+def _train_critics(
+    method: str, parts: list[tuple[torch.Tensor, torch.Tensor]], config: NeuralConfig,
+    seeds: list[int], progress: bool | None,
+) -> list[tuple[torch.nn.Module, dict[str, Any]]]:
+    """Train one critic per fold on its (x, y), all folds at once; return each fold's best.
+
+    Every fold has its own critic, initial weights, fit/validation split, batch order, early
+    stopping and checkpoint, exactly as if trained alone; the K critics' parameters are stacked
+    and one step updates all of them (``torch.func.vmap`` of the objective over the folds; AdamW
+    acts elementwise, so one optimizer over stacked tensors is K independent ones). A fold that
+    stops keeps its checkpoint while the others go on. Training values are accumulated on the
+    device and checked at each evaluation: a fold whose values became non-finite stops there as
+    "diverged" with the checkpoint it had."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    runs = [_fold_run(method, x, y, config, seed)
+            for (x, y), seed in zip(parts, seeds, strict=True)]  # fmt: skip
+    k_folds, dev = len(runs), parts[0][0].device
+    batch = min(config.batch_size, *(r.xf.shape[0] for r in runs))
+    n_max = max(r.xf.shape[0] for r in runs)
+    pad = torch.nn.functional.pad  # folds differ in size by one pair at most
+    xf = torch.stack([pad(r.xf, (0, 0, 0, n_max - r.xf.shape[0])) for r in runs])
+    yf = torch.stack([pad(r.yf, (0, 0, 0, n_max - r.yf.shape[0])) for r in runs])
+    params, buffers = stack_module_state([r.critic for r in runs])
+    base = copy.deepcopy(runs[0].critic).to("meta")
+    opt = torch.optim.AdamW(list(params.values()), lr=config.lr,
+                            weight_decay=config.weight_decay, foreach=True)  # fmt: skip
+    objective = _objective(method)
+
+    def one(p, b, xb, yb, log_avg, first):
+        return objective(functional_call(base, (p, b), (xb, yb)), log_avg, config.mine_rate, first)
+
+    steps_fn = {first: vmap(lambda p, b, xb, yb, la, first=first: one(p, b, xb, yb, la, first))
+                for first in (True, False)}  # fmt: skip
+
+    def fold_critic(k: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        p_k = {name: t[k] for name, t in params.items()}
+        b_k = {name: t[k] for name, t in buffers.items()}
+        return lambda a, b: functional_call(base, (p_k, b_k), (a, b))
+
+    def validate(k: int) -> float:
+        with torch.no_grad():
+            blocks = score_blocks(fold_critic(k), runs[k].xv, runs[k].yv, config.eval_batch)
+        value = _selection_value(method, blocks, config)
+        return value if math.isfinite(value) else -math.inf
+
+    curves = [[[0, math.nan, validate(k)]] for k in range(k_folds)]
+    log_avg = torch.zeros(k_folds, device=dev)
+    running = torch.zeros(k_folds, dtype=torch.float64, device=dev)
+    rows = torch.arange(k_folds, device=dev)[:, None]
+    since_eval = 0
+    bar = progress_bar(range(1, config.max_steps + 1), f"{method}: steps", progress)
+    with bounds.unchecked():  # the values are checked on the device, at each evaluation
+        for step in bar:
+            idx = torch.stack([r.next_batch(batch) for r in runs]).to(dev)
+            values, log_avg = steps_fn[step == 1](params, buffers, xf[rows, idx], yf[rows, idx],
+                                                  log_avg)  # fmt: skip
+            opt.zero_grad(set_to_none=True)
+            (-values.sum()).backward()
+            opt.step()
+            running += values.detach()
+            since_eval += 1
+            if step % config.eval_every:
+                continue
+            means = (running / since_eval).tolist()
+            running.zero_()
+            since_eval = 0
+            for k, run in enumerate(runs):
+                if run.stop:
+                    continue
+                if not math.isfinite(means[k]):
+                    run.stop, run.steps = "diverged", step
+                    continue
+                val = validate(k)
+                curves[k].append([step, means[k], val])
+                if val > run.best_value:
+                    run.best_value, run.best_step, run.since_best = val, step, 0
+                    run.best_state = {name: t[k].detach().clone() for name, t in params.items()}
+                else:
+                    run.since_best += 1
+                    if run.since_best >= config.patience:
+                        run.stop, run.steps = "patience", step
+            if all(run.stop for run in runs):
+                break
+    bar.close()
+    out = []
+    for run, curve in zip(runs, curves, strict=True):
+        if run.best_state is not None:
+            run.critic.load_state_dict(run.best_state)
+        run.critic.eval()
+        info = {
+            "n_fit": run.xf.shape[0], "n_val": run.xv.shape[0],
+            "steps": run.steps or config.max_steps, "best_step": run.best_step,
+            "first_eval": config.eval_every, "val_null": run.null_value,
+            "null": not run.best_value > run.null_value, "val_best": run.best_value,
+            "stopped": run.stop or "max_steps", "curve": curve,
+        }  # fmt: skip
+        out.append((run.critic, info))
+    return out
 
 
 def _selection_value(method: str, blocks: list[torch.Tensor], config: NeuralConfig) -> float:
@@ -418,26 +490,31 @@ def fit_estimate(
         quadratic=config.quadratic if config.quadratic is not None else method not in PLAIN_CRITIC,
     )
     held_out = fold_ids(n, config.folds, gen, config.test_fraction)
-    estimates, variances, sizes, fold_info, kept = [], [], [], [], []
-    for k, test_idx in enumerate(fold_progress(held_out, method, config.progress)):
+    maps, parts, tests = [], [], []
+    for test_idx in held_out:
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
         te = torch.as_tensor(test_idx, device=dev)
         x_map = MARGINAL_MAPS[config.marginals](xt[tr])
         y_map = MARGINAL_MAPS[config.marginals](yt[tr])
-        x_tr, x_te = x_map(xt[tr]).float(), x_map(xt[te]).float()
-        y_tr, y_te = y_map(yt[tr]).float(), y_map(yt[te]).float()
-        t0 = time.perf_counter()
-        critic, info = _train_critic(method, x_tr, y_tr, config, seed=seed * 1009 + k)
+        maps.append((x_map, y_map))
+        parts.append((x_map(xt[tr]).float(), y_map(yt[tr]).float()))
+        tests.append((x_map(xt[te]).float(), y_map(yt[te]).float()))
+    t0 = time.perf_counter()
+    seeds = [seed * 1009 + k for k in range(len(held_out))]
+    trained_folds = _train_critics(method, parts, config, seeds, config.progress)
+    train_seconds = time.perf_counter() - t0
+    estimates, variances, sizes, fold_info, kept = [], [], [], [], []
+    for (critic, info), (x_te, y_te), (x_map, y_map) in zip(trained_folds, tests, maps,
+                                                            strict=True):  # fmt: skip
         result = readout(method, score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
         if info["null"]:  # no checkpoint beat the null critic: its read-out, 0, is reported, with
             result = Readout(0.0, result.influence)  # the trained critic's influence values
-        info["train_seconds"] = time.perf_counter() - t0
-        info.update(n_test=int(te.numel()), estimate=result.value, se=result.se)
+        info.update(n_test=int(x_te.shape[0]), estimate=result.value, se=result.se)
         estimates.append(result.value)
         variances.append(result.se**2)
-        sizes.append(te.numel())
+        sizes.append(x_te.shape[0])
         fold_info.append(info)
         if return_critic:
             kept.append(FoldCritic(critic, x_map, y_map, info["null"], info["best_step"],
@@ -452,6 +529,7 @@ def fit_estimate(
         "flags": neural_flags(method, mi, ci[0], fold_info, config.clip, block),
         "config": asdict(config),
         "device": str(dev),
+        "train_seconds": train_seconds,
         "interval": "95% normal: delta-method read-out variance + between-fold critic variance",
     }
     trained = None

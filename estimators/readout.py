@@ -31,22 +31,22 @@ class Readout:
         return float(np.std(self.influence, ddof=1) / math.sqrt(n)) if n > 1 else math.inf
 
 
-def _block_terms(scores: torch.Tensor, clip: float | None) -> dict[str, torch.Tensor]:
-    """Per-pair pieces of the bounds on one square block of held-out scores (float64)."""
+def _block_terms(scores: torch.Tensor, clip: float | None, nce: bool) -> dict[str, torch.Tensor]:
+    """Per-pair pieces of the bounds on one square block of held-out scores (float64): InfoNCE's
+    (``nce``) or the joint and marginal terms of the others."""
     s = scores.detach().double()
     n = s.shape[0]
-    eye = torch.eye(n, dtype=torch.bool, device=s.device)
+    if nce:
+        log_p = torch.log_softmax(s, dim=1)
+        # InfoNCE term of row i and the column sums of the row-softmax
+        return {"nce": torch.diagonal(log_p) + math.log(n), "col_softmax": log_p.exp().sum(dim=0)}
     off = s.clamp(-clip, clip) if clip is not None else s
-    off = off.masked_fill(eye, -math.inf)
-    log_p = torch.log_softmax(s, dim=1)
+    off = off.masked_fill(torch.eye(n, dtype=torch.bool, device=s.device), -math.inf)
     return {
         "diag": torch.diagonal(s),
         # log of the row / column means of exp S_ij over j ≠ i (resp. i ≠ j)
         "log_row": torch.logsumexp(off, dim=1) - math.log(n - 1),
         "log_col": torch.logsumexp(off, dim=0) - math.log(n - 1),
-        # InfoNCE term of row i and the column sums of the row-softmax
-        "nce": torch.diagonal(log_p) + math.log(n),
-        "col_softmax": log_p.exp().sum(dim=0),
     }
 
 
@@ -70,7 +70,8 @@ def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Reado
         raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
     if method == "jsd":
         blocks = [b + 1.0 for b in blocks]
-    parts = [_block_terms(b, clip if method == "smile" else None) for b in blocks]
+    parts = [_block_terms(b, clip if method == "smile" else None, method == "infonce")
+             for b in blocks]  # fmt: skip
     t = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
     if method == "infonce":
         value = float(t["nce"].mean())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, TypeVar
 
@@ -101,12 +102,12 @@ def config_from_options(cls: type[ConfigT], options: dict[str, Any], what: str) 
     return cls(**options)
 
 
-def fold_progress(folds: list[Any], what: str, progress: bool | None) -> Any:
-    """``folds`` wrapped in a tqdm bar that appears once 2 s have passed; ``progress`` None shows
+def progress_bar(items: Iterable[Any], desc: str, progress: bool | None) -> Any:
+    """``items`` wrapped in a tqdm bar that appears once 2 s have passed; ``progress`` None shows
     it on a terminal only, True always, False never."""
     from tqdm.auto import tqdm
 
-    return tqdm(folds, desc=f"{what}: folds", delay=2.0, leave=False,
+    return tqdm(items, desc=desc, delay=2.0, leave=False,
                 disable=None if progress is None else not progress)  # fmt: skip
 
 
