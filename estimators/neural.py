@@ -18,7 +18,9 @@ pairs (``marginals``; :func:`normal_scores`), a
 ``val_fraction`` of them held back for early stopping and checkpoint choice — and the read-out
 bound is evaluated on part k, which the critic never saw. With ``folds = 1`` a single split is
 used: ``1 − test_fraction`` to train, the rest to read out. The estimate is the size-weighted mean
-of the fold read-outs. Nothing is ever chosen on the pairs that are reported.
+of the fold read-outs. Nothing is ever chosen on the pairs that are reported. The K critics train
+side by side — one vectorised step updates all of them (:func:`_train_critics`) — but each has
+its own weights, split, batches, early stopping and checkpoint, as if trained alone.
 
 Null critic and checkpoint choice. Every read-out is 0 for a constant critic (S ≡ 0; S ≡ 1 for
 NWJ), which knows nothing. A checkpoint is kept only if it beats that null critic on the
