@@ -199,7 +199,7 @@ def run_speed_high_dim(n: int = 10_000, dim: int = 8, k: int = 3) -> dict:
     print(f"  ours, estimate + 5 half-split CI:   {ours_s:.3f} s   MI {ours_mi:.5f}")
     print(f"  ours, estimate + 1 half-split CI:   {one_s:.3f} s")
     print(f"  speed-up over the plain KSG: {peer_s / ours_s:.2f}× with the CI, "
-          f"{peer_s / one_s:.2f}× with a 1-split CI; same estimate: {ours_mi == peer_mi}")
+          f"{peer_s / one_s:.2f}× with a 1-split CI; |Δ estimate| = {abs(ours_mi - peer_mi):.1e}")
     return {"n": n, "dim": dim, "plain_s": peer_s, "ours_s": ours_s, "ours_one_split_s": one_s,
             "plain_mi": peer_mi, "ours_mi": ours_mi}
 
