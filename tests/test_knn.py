@@ -77,6 +77,32 @@ def test_small_blocks_and_chunks_still_count_exactly(monkeypatch):
         np.testing.assert_array_equal(tree_y, brute_y[1, idx])
 
 
+@pytest.mark.parametrize("dims", [(1, 1), (2, 1), (2, 3)])
+def test_tree_path_block_counts_equal_a_tree_per_block(dims):
+    """The k-d tree path finds every block's thresholds among the whole sample's nearest
+    candidates (12 blocks: most points need the wider second query) and counts one-column sides
+    for all blocks from one sort; on data with exact duplicates (self not first in its query) the
+    counts still equal those of a separate tree per block."""
+    from estimators.knn import _group_counts_kdtree
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.standard_normal((360, dims[0])), 1)
+    y = np.round(x[:, :1] + rng.standard_normal((360, dims[1])), 1)
+    x[180:200], y[180:200] = x[160:180], y[160:180]  # exact duplicate pairs
+    labels = np.stack([rng.permutation(360) % 12, rng.permutation(360) % 2])
+    labels[1, :5] = -1
+    nx, ny = _group_counts_kdtree(x, y, 3, labels)
+    whole_x, whole_y = _neighbour_counts_kdtree(x, y, 3)
+    np.testing.assert_array_equal(nx[0], whole_x)
+    np.testing.assert_array_equal(ny[0], whole_y)
+    for r, blocks in enumerate((12, 2)):
+        for block in range(blocks):
+            idx = np.flatnonzero(labels[r] == block)
+            tree_x, tree_y = _neighbour_counts_kdtree(x[idx], y[idx], 3)
+            np.testing.assert_array_equal(nx[1 + r, idx], tree_x)
+            np.testing.assert_array_equal(ny[1 + r, idx], tree_y)
+
+
 def test_torch_path_gives_the_same_estimate_and_ci_as_the_tree_path():
     """3 + 3 dims normally take the k-d tree; forcing the torch path (KDTREE_MAX_DIM = 0) must
     give the same estimate and the same block estimates, hence the same CI."""
