@@ -528,7 +528,7 @@ def fit_estimate(
     diagnostics = {
         "folds": fold_info,
         "tau2": tau2,
-        "flags": neural_flags(method, mi, ci[0], fold_info, config.clip, block),
+        "flags": neural_flags(method, mi, ci, fold_info, config.clip, block),
         "config": asdict(config),
         "device": str(dev),
         "train_seconds": train_seconds,

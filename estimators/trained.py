@@ -154,7 +154,7 @@ class TrainedCritic:
         ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
         block = min(n, self.eval_batch)
         meta = [{"best_step": f.best_step, "first_eval": f.first_eval} for f in self.folds]
-        flags = neural_flags(self.method, mi, ci[0], meta, self.clip, block)
+        flags = neural_flags(self.method, mi, ci, meta, self.clip, block)
         emit(flags)
         out = MIResult(
             mi=mi, ci=ci, method=self.method, n=n, seconds=time.perf_counter() - start,

@@ -42,14 +42,30 @@ def test_infonce_ceiling_warns_at_high_mi_and_not_at_low_mi():
 def test_neural_flag_rules():
     folds = [{"best_step": 25, "first_eval": 25}, {"best_step": 25, "first_eval": 25},
              {"best_step": 200, "first_eval": 25}]  # fmt: skip
-    stopped = neural_flags("dv", 0.01, -0.02, folds, 5.0, 100)
+    stopped = neural_flags("dv", 0.01, (-0.02, 0.04), folds, 5.0, 100)
     assert any(f.startswith("critic_stopped") for f in stopped)
-    assert not neural_flags("dv", 0.3, 0.2, folds, 5.0, 100)  # stopped early, clearly positive
-    assert not neural_flags("dv", 0.01, -0.02, folds[2:], 5.0, 100)  # trained, reads 0
-    assert neural_flags("smile", 3.6, 3.5, folds[2:], 5.0, 1000)[0].startswith("smile_clip")
-    assert not neural_flags("smile", 3.4, 3.3, folds[2:], 5.0, 1000)
-    assert neural_flags("infonce", math.log(1000) - 2.4, 1.0, [], 5.0, 1000)
-    assert not neural_flags("infonce", math.log(1000) - 2.6, 1.0, [], 5.0, 1000)
+    assert not neural_flags("dv", 0.3, (0.2, 0.4), folds, 5.0, 100)  # stopped early, positive
+    assert not neural_flags("dv", 0.01, (-0.02, 0.04), folds[2:], 5.0, 100)  # trained, reads 0
+    assert neural_flags("smile", 3.6, (3.5, 3.7), folds[2:], 5.0, 1000)[0].startswith("smile_clip")
+    assert not neural_flags("smile", 3.4, (3.3, 3.5), folds[2:], 5.0, 1000)
+    assert neural_flags("infonce", math.log(1000) - 2.4, (1.0, 5.0), [], 5.0, 1000)
+    assert not neural_flags("infonce", math.log(1000) - 2.6, (1.0, 5.0), [], 5.0, 1000)
+
+
+@pytest.mark.parametrize(
+    ("mi", "ci", "flagged"),
+    [
+        (-15.3, (-55.9, 25.2), True),  # JSD's read-out blown up (hard set, truth 8 nats)
+        (0.22, (-3.50, 3.94), True),  # the same at truth 4 nats
+        (math.nan, (math.nan, math.nan), True),
+        (3.19, (0.83, 5.55), False),  # wide but below the estimate (NWJ, truth 8 nats)
+        (0.10, (-0.29, 0.49), False),  # wide relative to the estimate, within ±1 nat
+        (0.00, (-0.05, 0.05), False),  # independence
+    ],
+)
+def test_unstable_flag_marks_intervals_wider_than_the_estimate_and_one_nat(mi, ci, flagged):
+    flags = neural_flags("jsd", mi, ci, [{"best_step": 200, "first_eval": 25}], 5.0, 1000)
+    assert any(f.startswith("unstable") for f in flags) is flagged
 
 
 def test_ksg_dimension_flag_and_input_flag_threshold():
