@@ -48,8 +48,7 @@ from estimators.flow import flow_mi
 from estimators.knn import ksg
 from estimators.marginals import normal_scores
 from estimators.mixed import mixed_ksg
-from estimators.neural import Z95
-from estimators.result import MIResult
+from estimators.result import Z95, MIResult
 from estimators.validation import check_pair, resolve_device
 
 KSG_MAX_DIM = 6

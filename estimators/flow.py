@@ -57,8 +57,8 @@ from torch import nn
 
 from estimators.gaussian import wishart_logdet_bias
 from estimators.marginals import normal_scores
-from estimators.neural import Z95, combine_folds, fold_ids
-from estimators.result import MIResult
+from estimators.neural import combine_folds, fold_ids
+from estimators.result import Z95, MIResult
 from estimators.validation import (
     check_pair,
     config_from_options,

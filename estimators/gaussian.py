@@ -29,10 +29,8 @@ import numpy as np
 import torch
 from scipy.special import digamma
 
-from estimators.result import MIResult
+from estimators.result import Z95, MIResult
 from estimators.validation import check_pair, resolve_device
-
-_Z95 = 1.959963984540054
 
 
 def wishart_logdet_bias(p: int, n: int) -> float:
@@ -122,7 +120,7 @@ def gaussian_plugin(
 
     return MIResult(
         mi=mi,
-        ci=(mi - _Z95 * se, mi + _Z95 * se),
+        ci=(mi - Z95 * se, mi + Z95 * se),
         method="gaussian",
         n=n,
         seconds=time.perf_counter() - start_time,

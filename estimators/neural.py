@@ -92,6 +92,7 @@ All values are in nats.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -106,7 +107,7 @@ from estimators.critics import CRITICS, make_critic
 from estimators.flags import neural_flags
 from estimators.marginals import MARGINAL_MAPS
 from estimators.readout import NEURAL_METHODS, NULL_SCORE, Readout, readout, score_blocks
-from estimators.result import MIResult
+from estimators.result import Z95, MIResult
 from estimators.trained import FoldCritic, TrainedCritic
 from estimators.validation import (
     check_pair,
@@ -117,7 +118,6 @@ from estimators.validation import (
 
 PLAIN_CRITIC = ("smile",)  # methods whose separable critic has no quadratic terms by default
 FOLDS = {"smile": 2}  # default folds where not 5 (see the module docstring)
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -301,7 +301,7 @@ def _fold_run(method: str, x: torch.Tensor, y: torch.Tensor, config: NeuralConfi
 
 def _train_critics(
     method: str, parts: list[tuple[torch.Tensor, torch.Tensor]], config: NeuralConfig,
-    seeds: list[int], progress: bool | None,
+    seeds: list[int],
 ) -> list[tuple[torch.nn.Module, dict[str, Any]]]:
     """Train one critic per fold on its (x, y), all folds at once; return each fold's best.
 
@@ -331,8 +331,7 @@ def _train_critics(
     def one(p, b, xb, yb, log_avg, first):
         return objective(functional_call(base, (p, b), (xb, yb)), log_avg, config.mine_rate, first)
 
-    steps_fn = {first: vmap(lambda p, b, xb, yb, la, first=first: one(p, b, xb, yb, la, first))
-                for first in (True, False)}  # fmt: skip
+    steps_fn = {first: vmap(functools.partial(one, first=first)) for first in (True, False)}
 
     def fold_critic(k: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         p_k = {name: t[k] for name, t in params.items()}
@@ -350,7 +349,7 @@ def _train_critics(
     running = torch.zeros(k_folds, dtype=torch.float64, device=dev)
     rows = torch.arange(k_folds, device=dev)[:, None]
     since_eval = 0
-    bar = progress_bar(range(1, config.max_steps + 1), f"{method}: steps", progress)
+    bar = progress_bar(range(1, config.max_steps + 1), f"{method}: steps", config.progress)
     with bounds.unchecked():  # the values are checked on the device, at each evaluation
         for step in bar:
             idx = torch.stack([r.next_batch(batch) for r in runs]).to(dev)
@@ -505,7 +504,7 @@ def fit_estimate(
         tests.append((x_map(xt[te]).float(), y_map(yt[te]).float()))
     t0 = time.perf_counter()
     seeds = [seed * 1009 + k for k in range(len(held_out))]
-    trained_folds = _train_critics(method, parts, config, seeds, config.progress)
+    trained_folds = _train_critics(method, parts, config, seeds)
     train_seconds = time.perf_counter() - t0
     estimates, variances, sizes, fold_info, kept = [], [], [], [], []
     for (critic, info), (x_te, y_te), (x_map, y_map) in zip(trained_folds, tests, maps,

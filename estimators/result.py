@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+#: the 97.5 % quantile of the standard normal: every "95 % normal" interval is estimate ± Z95·SE
+Z95 = 1.959963984540054
+
 #: diagnostics keys whose values (numbers, or nested lists of numbers) are in nats
 NAT_VALUED = frozenset({
     "mi", "ci", "mi_ci", "se", "estimate", "block_mi", "plugin_raw", "bias_correction",

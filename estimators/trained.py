@@ -47,12 +47,11 @@ from estimators.critics import make_critic
 from estimators.flags import emit, neural_flags
 from estimators.marginals import NormalScores, Standardize, map_from_state
 from estimators.readout import NULL_SCORE, Readout, readout, score_blocks
-from estimators.result import MIResult
+from estimators.result import Z95, MIResult
 from estimators.validation import check_pair, resolve_device
 
 FORMAT = "mitheory-critic"
 VERSION = 1
-Z95 = 1.959963984540054
 
 
 @dataclass
@@ -149,8 +148,7 @@ class TrainedCritic:
             influence += result.influence / len(self.folds)
             per_fold.append({"estimate": result.value, "se": result.se, "null": fold.null})
         mi = float(np.mean(values))
-        se = Readout(mi, influence).se if n > 1 else math.inf
-        half = Z95 * se
+        half = Z95 * Readout(mi, influence).se  # inf for a single pair
         ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
         block = min(n, self.eval_batch)
         meta = [{"best_step": f.best_step, "first_eval": f.first_eval} for f in self.folds]
