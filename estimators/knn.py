@@ -177,7 +177,7 @@ def _group_counts_1d(v: np.ndarray, eps: np.ndarray, labels: np.ndarray) -> np.n
     return counts
 
 
-def _side_counts(part: np.ndarray, eps: np.ndarray) -> np.ndarray:
+def strict_neighbour_counts(part: np.ndarray, eps: np.ndarray) -> np.ndarray:
     """For every point the others strictly within ε_i in ``part`` (max-norm): a k-d tree (strict
     '<' via the next float below ε_i), or for one column a sort (:func:`strict_counts_1d`)."""
     if part.shape[1] == 1:
@@ -197,7 +197,7 @@ def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.n
     z = np.hstack([x, y])
     dist, _ = cKDTree(z).query(z, k=k + 1, p=np.inf, workers=-1)
     eps = dist[:, k]  # column 0 is the point itself
-    return _side_counts(x, eps), _side_counts(y, eps)
+    return strict_neighbour_counts(x, eps), strict_neighbour_counts(y, eps)
 
 
 def _group_counts_kdtree(
@@ -213,11 +213,11 @@ def _group_counts_kdtree(
             out.append(_group_counts_1d(part[:, 0], eps, labels))
             continue
         counts = np.zeros(eps.shape, dtype=np.int64)
-        counts[0] = _side_counts(part, eps[0])
+        counts[0] = strict_neighbour_counts(part, eps[0])
         for r, lab in enumerate(labels):
             for b in range(int(lab.max()) + 1):
                 idx = np.flatnonzero(lab == b)
-                counts[1 + r, idx] = _side_counts(part[idx], eps[1 + r, idx])
+                counts[1 + r, idx] = strict_neighbour_counts(part[idx], eps[1 + r, idx])
         out.append(counts)
     return out[0], out[1]
 

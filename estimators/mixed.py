@@ -39,7 +39,7 @@ from estimators.knn import (
     check_blocks,
     check_k,
     standardize_with_jitter,
-    strict_counts_1d,
+    strict_neighbour_counts,
     subsampling_half_width,
 )
 from estimators.result import MIResult
@@ -62,16 +62,6 @@ def _radii_kdtree(c: np.ndarray, codes: np.ndarray, kk: np.ndarray) -> np.ndarra
         dist, _ = cKDTree(c[idx]).query(c[idx], k=k + 1, p=np.inf, workers=-1)
         eps[idx] = dist[:, k]
     return eps
-
-
-def _counts_kdtree(c: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """m_i = #{j : ‖c_j − c_i‖_∞ < ε_i}, the sample itself included."""
-    if c.shape[1] == 1:
-        return strict_counts_1d(c[:, 0], eps)
-    radius = np.nextafter(eps, 0.0)  # ‖·‖ ≤ nextafter(ε, 0)  ⇔  ‖·‖ < ε  on floats
-    return np.asarray(
-        cKDTree(c).query_ball_point(c, r=radius, p=np.inf, return_length=True, workers=-1)
-    )
 
 
 def _terms_torch(
@@ -105,7 +95,8 @@ def _mixed_ksg(c: np.ndarray, codes: np.ndarray, k: int, device: torch.device) -
     c, codes, big = c[keep], codes[keep], big[keep]
     kk = np.minimum(k, big - 1)
     if device.type == "cpu" and c.shape[1] <= KDTREE_MAX_DIM:
-        m = _counts_kdtree(c, _radii_kdtree(c, codes, kk))
+        # m_i = #{j : ‖c_j − c_i‖_∞ < ε_i}, the sample itself included (only it when ε_i = 0)
+        m = strict_neighbour_counts(c, _radii_kdtree(c, codes, kk)) + 1
     else:
         m = _terms_torch(c, codes, kk, device)
     return float(digamma(c.shape[0]) + np.mean(digamma(kk) - digamma(big) - digamma(m)))

@@ -80,6 +80,21 @@ def test_torch_path_equals_kdtree_path(monkeypatch):
     assert brute.ci == pytest.approx(tree.ci, abs=1e-12)
 
 
+@pytest.mark.parametrize("dim", [1, 2])
+def test_tied_values_without_jitter_agree_on_both_paths(monkeypatch, dim):
+    """Rounded values with the jitter off: a point whose k-th same-label neighbour is a duplicate
+    has ε = 0, and only the point itself is strictly closer (m = 1) — on the k-d tree path (one
+    column: by sorting) as on the brute force, and as the written-out estimator."""
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, size=600)
+    c = np.round(labels[:, None] + rng.standard_normal((600, dim)), 0)
+    tree = mixed_ksg(c, labels, discrete="y", jitter=0.0)
+    z = (c - c.mean(axis=0)) / c.std(axis=0)
+    assert tree.mi == pytest.approx(reference_mixed_ksg(z, labels, 3), abs=1e-12)
+    monkeypatch.setattr(mixed, "KDTREE_MAX_DIM", 0)
+    assert mixed_ksg(c, labels, discrete="y", jitter=0.0).mi == pytest.approx(tree.mi, abs=1e-12)
+
+
 @pytest.mark.parametrize("task", [ClassGaussians(3, 4, 1.0), ClassGaussians(5, 8, 1.5)],
                          ids=lambda t: t.task_id)  # fmt: skip
 def test_accuracy_against_monte_carlo_truth(task):
