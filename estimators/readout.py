@@ -31,23 +31,63 @@ class Readout:
         return float(np.std(self.influence, ddof=1) / math.sqrt(n)) if n > 1 else math.inf
 
 
-def _block_terms(scores: torch.Tensor, clip: float | None, nce: bool) -> dict[str, torch.Tensor]:
+def _block_terms(
+    scores: torch.Tensor, clip: float | None, nce: bool, influence: bool = True
+) -> dict[str, torch.Tensor]:
     """Per-pair pieces of the bounds on one square block of held-out scores (float64): InfoNCE's
-    (``nce``) or the joint and marginal terms of the others."""
+    (``nce``) or the joint and marginal terms of the others; the column pieces, which only the
+    influence values need, with ``influence``."""
     s = scores.detach().double()
     n = s.shape[0]
     if nce:
         log_p = torch.log_softmax(s, dim=1)
-        # InfoNCE term of row i and the column sums of the row-softmax
-        return {"nce": torch.diagonal(log_p) + math.log(n), "col_softmax": log_p.exp().sum(dim=0)}
+        terms = {"nce": torch.diagonal(log_p) + math.log(n)}
+        if influence:  # column sums of the row-softmax
+            terms["col_softmax"] = log_p.exp().sum(dim=0)
+        return terms
     off = s.clamp(-clip, clip) if clip is not None else s
     off = off.masked_fill(torch.eye(n, dtype=torch.bool, device=s.device), -math.inf)
-    return {
-        "diag": torch.diagonal(s),
-        # log of the row / column means of exp S_ij over j ≠ i (resp. i ≠ j)
-        "log_row": torch.logsumexp(off, dim=1) - math.log(n - 1),
-        "log_col": torch.logsumexp(off, dim=0) - math.log(n - 1),
-    }
+    # log of the row / column means of exp S_ij over j ≠ i (resp. i ≠ j)
+    terms = {"diag": torch.diagonal(s), "log_row": torch.logsumexp(off, dim=1) - math.log(n - 1)}
+    if influence:
+        terms["log_col"] = torch.logsumexp(off, dim=0) - math.log(n - 1)
+    return terms
+
+
+def _terms(
+    method: str, blocks: list[torch.Tensor], clip: float, influence: bool
+) -> dict[str, np.ndarray]:
+    """The per-pair pieces of ``method``'s read-out over all blocks, concatenated, in numpy."""
+    if method not in NEURAL_METHODS:
+        raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
+    if method == "jsd":
+        blocks = [b + 1.0 for b in blocks]
+    parts = [_block_terms(b, clip if method == "smile" else None, method == "infonce", influence)
+             for b in blocks]  # fmt: skip
+    return {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
+
+
+def _joint_and_log_m(t: dict[str, np.ndarray]) -> tuple[float, float]:
+    """The joint term (mean diagonal score) and log m, m the mean off-diagonal e^S."""
+    joint = float(t["diag"].mean())
+    return joint, float(np.logaddexp.reduce(t["log_row"]) - math.log(t["log_row"].size))
+
+
+def _value(method: str, t: dict[str, np.ndarray]) -> float:
+    """The read-out of ``method`` from its per-pair pieces; −inf where NWJ's e^{log m − 1}
+    overflows."""
+    if method == "infonce":
+        return float(t["nce"].mean())
+    joint, log_m = _joint_and_log_m(t)
+    if method in ("nwj", "jsd"):
+        return -math.inf if log_m - 1.0 > 709.0 else joint - math.exp(log_m - 1.0)
+    return joint - log_m
+
+
+def readout_value(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> float:
+    """``readout(method, blocks, clip).value`` without the influence values (no column terms:
+    half the work), for choosing checkpoints."""
+    return _value(method, _terms(method, blocks, clip, influence=False))
 
 
 def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Readout:
@@ -66,26 +106,17 @@ def readout(method: str, blocks: list[torch.Tensor], clip: float = 5.0) -> Reado
     The U-statistic Σ_{i≠j} h(x_i, y_j) projects onto (r_k − m) + (c_k − m) for pair k; InfoNCE's
     log-normaliser of row i, linearised, contributes through y_k the column mass Σ_i P_ik − 1.
     """
-    if method not in NEURAL_METHODS:
-        raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
-    if method == "jsd":
-        blocks = [b + 1.0 for b in blocks]
-    parts = [_block_terms(b, clip if method == "smile" else None, method == "infonce")
-             for b in blocks]  # fmt: skip
-    t = {key: torch.cat([p[key] for p in parts]).cpu().numpy() for key in parts[0]}
+    t = _terms(method, blocks, clip, influence=True)
+    value = _value(method, t)
     if method == "infonce":
-        value = float(t["nce"].mean())
-        psi = (t["nce"] - value) - (t["col_softmax"] - 1.0)
-        return Readout(value, psi)
-    joint = float(t["diag"].mean())
-    log_m = float(np.logaddexp.reduce(t["log_row"]) - math.log(t["log_row"].size))
+        return Readout(value, (t["nce"] - value) - (t["col_softmax"] - 1.0))
+    joint, log_m = _joint_and_log_m(t)
     spread = np.exp(t["log_row"] - log_m) + np.exp(t["log_col"] - log_m) - 2.0
     if method in ("nwj", "jsd"):
-        if log_m - 1.0 > 709.0:  # e^{M−1} overflows: the bound is −inf, no interval
-            return Readout(-math.inf, np.full_like(spread, np.nan))
-        scale = math.exp(log_m - 1.0)
-        return Readout(joint - scale, (t["diag"] - joint) - scale * spread)
-    return Readout(joint - log_m, (t["diag"] - joint) - spread)
+        if not math.isfinite(value):  # e^{M−1} overflows: the bound is −inf, no interval
+            return Readout(value, np.full_like(spread, np.nan))
+        return Readout(value, (t["diag"] - joint) - math.exp(log_m - 1.0) * spread)
+    return Readout(value, (t["diag"] - joint) - spread)
 
 
 def score_blocks(
@@ -105,4 +136,6 @@ NULL_SCORE = {"nwj": 1.0}
 
 
 
-__all__ = ["NEURAL_METHODS", "NULL_SCORE", "Readout", "readout", "score_blocks"]
+__all__ = [
+    "NEURAL_METHODS", "NULL_SCORE", "Readout", "readout", "readout_value", "score_blocks",
+]  # fmt: skip
