@@ -14,6 +14,7 @@ initial weights from a private ``torch.Generator``, so construction never touche
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -54,6 +55,14 @@ def mlp(
         width = hidden
     mods.append(_linear(width, d_out, generator))
     return nn.Sequential(*mods)
+
+
+def _affine(t: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """t Wᵀ + b of one linear layer (t [B, in], W [out, in]) or of K stacked ones (t [K, B, in],
+    W [K, out, in], b [K, out])."""
+    if weight.ndim == 2:
+        return torch.nn.functional.linear(t, weight, bias)
+    return torch.baddbmm(bias.unsqueeze(-2), t, weight.mT)
 
 
 class SeparableCritic(nn.Module):
@@ -107,15 +116,35 @@ class SeparableCritic(nn.Module):
         self.offsets = offsets
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        u, v = self.g(x), self.h(y)
-        if self.g_skip is not None and self.h_skip is not None:
-            u, v = u + self.g_skip(x), v + self.h_skip(y)
+        return self.stacked(dict(self.named_parameters()), x, y)
+
+    def stacked(
+        self, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores with the parameters ``params`` (named as in this module) instead of its own.
+
+        The parameters may carry one leading dimension: K critics of this architecture stacked
+        by ``torch.func.stack_module_state`` ([K, ...] each), with x [K, B, dx] and y [K, B, dy],
+        score as [K, B, B], one batched matrix product per layer (the vectorised training step
+        of ``estimators.neural``, without ``vmap``)."""
+
+        def encode(net: nn.Sequential, name: str, t: torch.Tensor) -> torch.Tensor:
+            out = t
+            for i, layer in enumerate(net):
+                if isinstance(layer, nn.Linear):
+                    out = _affine(out, params[f"{name}.{i}.weight"], params[f"{name}.{i}.bias"])
+                else:
+                    out = layer(out)
+            skip = params.get(f"{name}_skip.weight")
+            return out if skip is None else out + t @ skip.mT
+
+        u, v = encode(self.g, "g", x), encode(self.h, "h", y)
         if not self.offsets:
-            return u @ v.T
-        a, b, u, v = u[:, -1:], v[:, -1:], u[:, :-1], v[:, :-1]
+            return u @ v.mT
+        a, b, u, v = u[..., -1:], v[..., -1:], u[..., :-1], v[..., :-1]
         if self.g_quad is not None and self.h_quad is not None:
-            a, b = a + (u * u) @ self.g_quad, b + (v * v) @ self.h_quad
-        return u @ v.T + a + b.T
+            a, b = a + (u * u) @ params["g_quad"], b + (v * v) @ params["h_quad"]
+        return u @ v.mT + a + b.mT
 
 
 class CosineCritic(nn.Module):

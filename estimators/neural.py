@@ -103,10 +103,17 @@ import numpy as np
 import torch
 
 from estimators import bounds
-from estimators.critics import CRITICS, make_critic
+from estimators.critics import CRITICS, SeparableCritic, make_critic
 from estimators.flags import neural_flags
 from estimators.marginals import MARGINAL_MAPS
-from estimators.readout import NEURAL_METHODS, NULL_SCORE, Readout, readout, score_blocks
+from estimators.readout import (
+    NEURAL_METHODS,
+    NULL_SCORE,
+    Readout,
+    readout,
+    readout_value,
+    score_blocks,
+)
 from estimators.result import Z95, MIResult
 from estimators.trained import FoldCritic, TrainedCritic
 from estimators.validation import (
@@ -309,9 +316,10 @@ def _train_critics(
     stopping and checkpoint, exactly as if trained alone; the K critics' parameters are stacked
     and one step updates all of them (``torch.func.vmap`` of the objective over the folds; AdamW
     acts elementwise, so one optimizer over stacked tensors is K independent ones). A fold that
-    stops keeps its checkpoint while the others go on. Training values are accumulated on the
-    device and checked at each evaluation: a fold whose values became non-finite stops there as
-    "diverged" with the checkpoint it had."""
+    stops keeps its checkpoint and drops out of the step (the step indexes the folds still
+    training), while the others go on. Training values are accumulated on the device and checked
+    at each evaluation: a fold whose values became non-finite stops there as "diverged" with the
+    checkpoint it had."""
     from torch.func import functional_call, stack_module_state, vmap
 
     runs = [_fold_run(method, x, y, config, seed)
@@ -326,12 +334,14 @@ def _train_critics(
     base = copy.deepcopy(runs[0].critic).to("meta")
     opt = torch.optim.AdamW(list(params.values()), lr=config.lr,
                             weight_decay=config.weight_decay, foreach=True)  # fmt: skip
+    if isinstance(base, SeparableCritic):  # batched matrix products, no vmap (≈ 20 % faster)
+        def stacked_scores(p, b, xb, yb):
+            return base.stacked(p, xb, yb)
+    else:
+        stacked_scores = vmap(lambda p, b, xb, yb: functional_call(base, (p, b), (xb, yb)))
     objective = _objective(method)
-
-    def one(p, b, xb, yb, log_avg, first):
-        return objective(functional_call(base, (p, b), (xb, yb)), log_avg, config.mine_rate, first)
-
-    steps_fn = {first: vmap(functools.partial(one, first=first)) for first in (True, False)}
+    steps_fn = {first: vmap(functools.partial(objective, rate=config.mine_rate, first=first))
+                for first in (True, False)}  # fmt: skip
 
     def fold_critic(k: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         p_k = {name: t[k] for name, t in params.items()}
@@ -347,18 +357,25 @@ def _train_critics(
     curves = [[[0, math.nan, validate(k)]] for k in range(k_folds)]
     log_avg = torch.zeros(k_folds, device=dev)
     running = torch.zeros(k_folds, dtype=torch.float64, device=dev)
-    rows = torch.arange(k_folds, device=dev)[:, None]
+    live = torch.arange(k_folds, device=dev)  # the folds still training
     since_eval = 0
     bar = progress_bar(range(1, config.max_steps + 1), f"{method}: steps", config.progress)
     with bounds.unchecked():  # the values are checked on the device, at each evaluation
         for step in bar:
-            idx = torch.stack([r.next_batch(batch) for r in runs]).to(dev)
-            values, log_avg = steps_fn[step == 1](params, buffers, xf[rows, idx], yf[rows, idx],
-                                                  log_avg)  # fmt: skip
+            idx = torch.stack([runs[k].next_batch(batch) for k in live.tolist()]).to(dev)
+            if live.numel() == k_folds:
+                p_live, b_live, avg_live = params, buffers, log_avg
+            else:  # a stopped fold's parameters get zero gradients; its checkpoint is kept
+                p_live = {name: t[live] for name, t in params.items()}
+                b_live = {name: t[live] for name, t in buffers.items()}
+                avg_live = log_avg[live]
+            scores = stacked_scores(p_live, b_live, xf[live[:, None], idx], yf[live[:, None], idx])
+            values, avg_live = steps_fn[step == 1](scores, avg_live)
+            log_avg = log_avg.index_copy(0, live, avg_live)
             opt.zero_grad(set_to_none=True)
             (-values.sum()).backward()
             opt.step()
-            running += values.detach()
+            running.index_add_(0, live, values.detach().double())
             since_eval += 1
             if step % config.eval_every:
                 continue
@@ -382,6 +399,7 @@ def _train_critics(
                         run.stop, run.steps = "patience", step
             if all(run.stop for run in runs):
                 break
+            live = torch.tensor([k for k, run in enumerate(runs) if not run.stop], device=dev)
     bar.close()
     out = []
     for run, curve in zip(runs, curves, strict=True):
@@ -406,7 +424,7 @@ def _selection_value(method: str, blocks: list[torch.Tensor], config: NeuralConf
         sizes = np.array([b.shape[0] for b in blocks], float)
         values = np.array([float(bounds.jsd(b.double())) for b in blocks])
         return float(np.sum(sizes * values) / sizes.sum())
-    return readout(method, blocks, config.clip).value
+    return readout_value(method, blocks, config.clip)
 
 
 def fold_ids(

@@ -108,6 +108,21 @@ def test_quadratic_separable_family_contains_the_gaussian_optimal_critic():
     assert torch.allclose(critic(x, y), exact, atol=1e-10)
 
 
+@pytest.mark.parametrize("opts", [{}, {"quadratic": True}, {"skip": False, "offsets": False}])
+def test_separable_stacked_scores_k_critics_at_once(opts):
+    """``stacked`` with K critics' parameters stacked [K, ...] (the training step's batched path)
+    must give, in slice k, critic k's own scores on its own batch."""
+    critics = [_randomize(SeparableCritic(DX, DY, hidden=16, embed=8, seed=k, **opts), seed=k)
+               for k in range(3)]  # fmt: skip
+    params, _ = torch.func.stack_module_state(critics)
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(3, N, DX, generator=g), torch.randn(3, N, DY, generator=g)
+    s = critics[0].stacked(params, x, y)
+    assert s.shape == (3, N, N)
+    for k, critic in enumerate(critics):
+        assert torch.allclose(s[k], critic(x[k], y[k]), atol=1e-5)
+
+
 def test_cosine_scores_bounded_by_inverse_temperature():
     critic = CosineCritic(DX, DY, hidden=16, embed=8, temperature=0.25, seed=0)
     x, y = _data()
