@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -115,31 +116,39 @@ def strict_runs_1d(
     s: np.ndarray, v: np.ndarray, eps: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ends [lo, hi) of the runs of sorted values ``s`` with |s_j − v| < ε (strictly), for arrays
-    ``v`` and ``eps`` of one shape.
+    ``v`` and ``eps`` that broadcast to one shape.
 
     The rounded difference |s_j − v| is monotone in s_j on each side of v, so the set is one run
     of indices; its ends are found by binary search on v ± ε and then moved, by exact comparisons
     of the same float differences a k-d tree computes, until they are the run's ends — the counts
-    hi − lo equal the k-d tree's bit for bit.
+    hi − lo equal the k-d tree's bit for bit. Only ends that moved are checked again.
     """
-    n = s.size
-
-    def inside(idx: np.ndarray) -> np.ndarray:
-        ok = (idx >= 0) & (idx < n)
-        return ok & (np.abs(s[np.clip(idx, 0, n - 1)] - v) < eps)
-
-    def at(idx: np.ndarray) -> np.ndarray:
-        return s[np.clip(idx, 0, n - 1)]
-
-    lo = np.searchsorted(s, v - eps, side="left")
-    hi = np.searchsorted(s, v + eps, side="right")  # one past the last candidate
-    while True:  # the ends move by at most a few places, where v ± ε was rounded
-        grow_lo, shrink_lo = inside(lo - 1), ~inside(lo) & (lo < n) & (at(lo) < v)
-        grow_hi, shrink_hi = inside(hi), ~inside(hi - 1) & (hi > 0) & (at(hi - 1) > v)
-        if not (grow_lo.any() or shrink_lo.any() or grow_hi.any() or shrink_hi.any()):
-            return lo, hi
-        lo = lo - grow_lo + shrink_lo
-        hi = hi + grow_hi - shrink_hi
+    v, eps = np.broadcast_arrays(v, eps)
+    shape = v.shape
+    v, eps = (np.ascontiguousarray(a, dtype=np.float64).ravel() for a in (v, eps))
+    padded = np.concatenate([[-np.inf], s, [np.inf]])  # padded[j + 1] = s_j: no bounds checks
+    ends = {"lo": np.searchsorted(s, v - eps, "left"), "hi": np.searchsorted(s, v + eps, "right")}
+    for name, end in ends.items():
+        # padded[out] is the element just outside the run (lo − 1, hi), padded[out ± 1] the one at
+        # its edge (lo, hi − 1); the ends move by a few places at most, where v ± ε was rounded
+        out, edge_step, active = end + (name == "hi"), 1 if name == "lo" else -1, None
+        va, ea = v, eps
+        while True:
+            s_out, s_edge = padded[out], padded[out + edge_step]
+            grow = np.abs(s_out - va) < ea
+            # the edge element is out of the run, and on the side of v away from it
+            far = (s_edge < va) if name == "lo" else (s_edge > va)
+            shrink = ~(np.abs(s_edge - va) < ea) & far
+            moved = grow | shrink
+            if not moved.any():
+                break
+            delta = shrink.astype(np.int64) - grow  # lo moves right to shrink, hi left
+            step = delta if name == "lo" else -delta
+            active = np.flatnonzero(moved) if active is None else active[moved]
+            out = out[moved] + step[moved]
+            end[active] += step[moved]
+            va, ea = v[active], eps[active]
+    return ends["lo"].reshape(shape), ends["hi"].reshape(shape)
 
 
 def strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
@@ -160,16 +169,15 @@ def _group_counts_1d(v: np.ndarray, eps: np.ndarray, labels: np.ndarray) -> np.n
     s = v[order]  # work in sorted order: the binary searches then run on nearly sorted keys
     eps_s = np.nan_to_num(eps[:, order], nan=0.0)
     lo, hi = strict_runs_1d(s, s[None, :], eps_s)
-    sorted_counts = np.zeros(eps.shape, dtype=np.int64)
+    lab_s = labels[:, order]  # [R, n]
+    blocks = int(labels.max()) + 1
+    # prefix[r, b, j]: members of block b of partition r among the first j sorted points
+    prefix = np.zeros((len(labels), blocks, s.size + 1), dtype=np.int32)
+    np.cumsum(lab_s[:, None, :] == np.arange(blocks)[None, :, None], axis=2, out=prefix[..., 1:])
+    r, b = np.arange(len(labels))[:, None], np.maximum(lab_s, 0)
+    sorted_counts = np.empty(eps.shape, dtype=np.int64)
     sorted_counts[0] = hi[0] - lo[0]
-    for r, lab in enumerate(labels):
-        lab_s = lab[order]
-        member = lab_s[None, :] == np.arange(int(lab.max()) + 1)[:, None]  # [B, n]
-        prefix = np.zeros((member.shape[0], member.shape[1] + 1), dtype=np.int64)
-        np.cumsum(member, axis=1, out=prefix[:, 1:])
-        rows = np.flatnonzero(lab_s >= 0)
-        b = lab_s[rows]
-        sorted_counts[1 + r, rows] = prefix[b, hi[1 + r, rows]] - prefix[b, lo[1 + r, rows]]
+    sorted_counts[1:] = np.where(lab_s >= 0, prefix[r, b, hi[1:]] - prefix[r, b, lo[1:]], 0)
     sorted_counts = np.maximum(sorted_counts - 1, 0)  # minus the point itself
     sorted_counts[eps_s == 0] = 0  # nothing is strictly closer than 0
     counts = np.empty_like(sorted_counts)
@@ -207,30 +215,39 @@ def _group_counts_kdtree(
     one joint query for every threshold (:func:`_group_eps_kdtree`), then per side one sort for
     all blocks (one column) or a tree per block."""
     eps = _group_eps_kdtree(np.hstack([x, y]), k, labels)
-    out = []
-    for part in (x, y):
+
+    def side(part: np.ndarray) -> np.ndarray:
         if part.shape[1] == 1:
-            out.append(_group_counts_1d(part[:, 0], eps, labels))
-            continue
+            return _group_counts_1d(part[:, 0], eps, labels)
         counts = np.zeros(eps.shape, dtype=np.int64)
         counts[0] = strict_neighbour_counts(part, eps[0])
         for r, lab in enumerate(labels):
             for b in range(int(lab.max()) + 1):
                 idx = np.flatnonzero(lab == b)
                 counts[1 + r, idx] = strict_neighbour_counts(part[idx], eps[1 + r, idx])
-        out.append(counts)
-    return out[0], out[1]
+        return counts
+
+    if x.shape[1] == y.shape[1] == 1:  # two sorts side by side (numpy releases the GIL)
+        with ThreadPoolExecutor(2) as pool:
+            nx, ny = pool.map(side, (x, y))
+        return nx, ny
+    return side(x), side(y)
 
 
 def _kth_in_block(dist: np.ndarray, idx: np.ndarray, labels: np.ndarray,
                   points: np.ndarray, k: int) -> np.ndarray:  # fmt: skip
     """[R, len(points)]: the k-th of each point's sorted neighbours (``dist``, ``idx``) that lies
     in its own block of each partition; NaN where fewer than k do, or the point is left out."""
-    own = labels[:, points]
-    same = labels[:, idx] == own[:, :, None]  # [R, points, m]
-    hit = (np.cumsum(same, axis=2, dtype=np.int32) == k) & same
-    value = np.take_along_axis(dist[None], hit.argmax(2)[:, :, None], 2)[..., 0]
-    return np.where(hit.any(2) & (own >= 0), value, np.nan)
+    own = labels[:, points]  # [R, P]
+    same = labels[:, idx.T] == own[:, None, :]  # [R, m, P]: neighbour j in the point's block
+    seen = np.zeros(own.shape, dtype=np.int32)  # block members among the first j neighbours
+    pos = np.zeros(own.shape, dtype=np.int32)  # neighbours before the k-th member
+    for j in range(same.shape[1]):  # a loop over the few candidates, vectorised over points
+        seen += same[:, j]
+        pos += seen < k
+    found = (pos < same.shape[1]) & (own >= 0)
+    value = dist[np.arange(len(points))[None, :], np.minimum(pos, same.shape[1] - 1)]
+    return np.where(found, value, np.nan)
 
 
 def _group_eps_kdtree(z: np.ndarray, k: int, labels: np.ndarray) -> np.ndarray:
@@ -239,14 +256,14 @@ def _group_eps_kdtree(z: np.ndarray, k: int, labels: np.ndarray) -> np.ndarray:
 
     A block's k-th neighbour of a point is the k-th of the point's nearest neighbours in the whole
     sample that lie in the block. The ``CANDIDATES_KDTREE`` nearest give it for almost every point
-    (fewer than k of 12 in a half: probability 2 %); the others are queried again for 4× as many,
+    (fewer than k of 12 in a half: probability 2 %); the others are queried again for 2× as many,
     until found. The distances are the same floats as a query of each block's own tree."""
     n = z.shape[0]
-    tree = cKDTree(z)
+    tree = cKDTree(z, balanced_tree=False)  # median splits cost 2× to build, save nothing here
 
     def nearest(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The m nearest others of each point, sorted (the point itself removed)."""
-        workers = -1 if points.size > 2000 else 1  # threads pay off on large queries only
+        workers = -1 if points.size > 256 else 1  # threads pay off on large queries only
         dist, idx = tree.query(z[points], k=m + 1, p=np.inf, workers=workers)
         if np.array_equal(idx[:, 0], points):  # no exact duplicates: self comes first
             return dist[:, 1:], idx[:, 1:]
@@ -264,7 +281,7 @@ def _group_eps_kdtree(z: np.ndarray, k: int, labels: np.ndarray) -> np.ndarray:
     eps[1:] = _kth_in_block(dist, idx, labels, points, k)
     missing = np.isnan(eps[1:]) & (labels >= 0)
     while missing.any():  # a block holds more than k points (check_blocks), so this ends
-        m = min(n - 1, 4 * m)
+        m = min(n - 1, 2 * m)
         rows = np.flatnonzero(missing.any(0))
         more = _kth_in_block(*nearest(rows, m), labels, rows, k)
         eps[1:, rows] = np.where(missing[:, rows], more, eps[1:, rows])
@@ -333,26 +350,27 @@ def _neighbour_counts_torch(
     return nx.cpu().numpy(), ny.cpu().numpy()
 
 
-def _ksg_from_counts(nx: np.ndarray, ny: np.ndarray, k: int, n: int) -> float:
-    """ψ(k) + ψ(n) − mean[ψ(n_x + 1) + ψ(n_y + 1)]."""
-    return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
-
-
 def _ksg_with_blocks(
     x: np.ndarray, y: np.ndarray, k: int, device: torch.device, labels: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """KSG on the whole sample and on every block of every partition in ``labels`` [R, n]."""
+    """KSG on the whole sample and on every block of every partition in ``labels`` [R, n]:
+    ψ(k) + ψ(m) − mean[ψ(n_x + 1) + ψ(n_y + 1)] over the m points of each, with ψ(count + 1)
+    looked up in one table of ψ(1), …, ψ(n)."""
     n = x.shape[0]
     n_blocks = int(labels.max()) + 1
-    block_mi = np.empty((len(labels), n_blocks))
     if device.type == "cpu" and x.shape[1] + y.shape[1] <= KDTREE_MAX_DIM:
         nx, ny = _group_counts_kdtree(x, y, k, labels)
     else:
         nx, ny = _neighbour_counts_torch(x, y, k, device, labels)
-    mi = _ksg_from_counts(nx[0], ny[0], k, n)
-    for r, b in np.ndindex(block_mi.shape):
-        idx = np.flatnonzero(labels[r] == b)
-        block_mi[r, b] = _ksg_from_counts(nx[1 + r, idx], ny[1 + r, idx], k, idx.size)
+    psi = digamma(np.arange(1, n + 1, dtype=np.float64))  # psi[c] = ψ(c + 1), 0 ≤ c < n
+    terms = psi[nx] + psi[ny]  # [1 + R, n]
+    mi = float(digamma(k) + psi[n - 1] - terms[0].mean())
+    block_mi = np.empty((len(labels), n_blocks))
+    for r, lab in enumerate(labels):
+        inside = lab >= 0
+        size = np.bincount(lab[inside], minlength=n_blocks)
+        total = np.bincount(lab[inside], weights=terms[1 + r, inside], minlength=n_blocks)
+        block_mi[r] = digamma(k) + psi[size - 1] - total / size
     return mi, block_mi
 
 

@@ -103,6 +103,33 @@ def test_tree_path_block_counts_equal_a_tree_per_block(dims):
             np.testing.assert_array_equal(ny[1 + r, idx], tree_y)
 
 
+@pytest.mark.parametrize("dims", [(1, 1), (2, 3)])
+def test_block_estimates_are_ksg_on_each_block(dims):
+    """Every block estimate (and the whole-sample one) must be KSG estimator 1 written out on
+    that block alone: ψ(k) + ψ(m) − mean[ψ(n_x + 1) + ψ(n_y + 1)] with a block's own k-d tree
+    counts; the blocks differ in size (7 of them, one point left out)."""
+    from scipy.special import digamma
+
+    from estimators.knn import _ksg_with_blocks
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((400, dims[0]))
+    y = 0.5 * x[:, :1] + rng.standard_normal((400, dims[1]))
+    labels = np.stack([rng.permutation(400) % 7, rng.permutation(400) % 7])
+    labels[1, 0] = -1
+
+    def written_out(idx: np.ndarray) -> float:
+        nx, ny = _neighbour_counts_kdtree(x[idx], y[idx], 3)
+        return float(digamma(3) + digamma(idx.size) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
+
+    mi, block_mi = _ksg_with_blocks(x, y, 3, torch.device("cpu"), labels)
+    assert mi == pytest.approx(written_out(np.arange(400)), abs=1e-12)
+    assert block_mi.shape == (2, 7)
+    for r, block in np.ndindex(block_mi.shape):
+        idx = np.flatnonzero(labels[r] == block)
+        assert block_mi[r, block] == pytest.approx(written_out(idx), abs=1e-12)
+
+
 def test_torch_path_gives_the_same_estimate_and_ci_as_the_tree_path():
     """3 + 3 dims normally take the k-d tree; forcing the torch path (KDTREE_MAX_DIM = 0) must
     give the same estimate and the same block estimates, hence the same CI."""
