@@ -28,17 +28,19 @@ so SE² = (m / n) · mean over partitions of the sample variance of the B block 
 variance shrinks more slowly than 1/n, so small blocks (B = 10) understate the SE by ≈ 13 %, while
 halves are within ≈ 5 % (150 seeds of 1-D Gaussians at n = 1000, I = 0 and 0.22 nats: coverage of
 E[Î] 0.95–0.97). In 3 + 3 dimensions (I = 0.43) halves still understate the SE by ≈ 7 % (coverage
-0.91; B = 10 gives 0.87); see ``tests/test_knn.py``. The halves cost 2.5× the point estimate
-with a k-d tree; the brute-force path computes the distances once and finds every block's
-neighbours among each point's nearest candidates (:func:`_neighbour_counts_torch`), so the
-interval costs little more than the point estimate. The interval covers the *expectation* of Î
-at this n; the finite-sample bias of KSG (large in high dimensions or at high MI) is not sampling
+0.91; B = 10 gives 0.87); see ``tests/test_knn.py``. With k-d trees the whole sample and the
+10 halves cost 3–4× a point estimate alone (n = 5000, 1 + 1 to 3 + 3 dims); the brute-force path
+computes the distances once and finds every block's neighbours among each point's nearest
+candidates (:func:`_neighbour_counts_torch`), so the interval costs little more than the point
+estimate. The interval covers the *expectation* of Î at this n; the finite-sample bias of KSG
+(large in high dimensions or at high MI) is not sampling
 variability and is not in the interval.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,6 +61,9 @@ _CHUNK_BYTES = {"cpu": 128 * 2**20, "cuda": 2 * 2**30}
 # Nearest joint neighbours kept per point, among which each block's k-th neighbour is sought.
 CANDIDATES = 24
 CANDIDATES_KDTREE = 12  # the same on the k-d tree path, where each one costs a query step
+# Threads of the k-d tree path (one chunk of points each), and the fewest points worth splitting.
+THREADS = min(8, os.cpu_count() or 1)
+PARALLEL_MIN_POINTS = 2000
 
 
 def check_k(k: object, n: int) -> int:
@@ -158,45 +163,26 @@ def strict_counts_1d(v: np.ndarray, eps: np.ndarray) -> np.ndarray:
     return hi - lo
 
 
-def _group_counts_1d(v: np.ndarray, eps: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """[1 + R, n] counts of others strictly within ε in one column: row 0 in the whole sample
-    (threshold ``eps[0]``), row 1 + r among each point's block of partition r (``eps[1 + r]``).
-
-    One sort serves every block: a block's members within ε of v_i are its members inside the
-    whole sample's run [lo, hi) (:func:`strict_runs_1d`), counted by a prefix sum of membership
-    along the sorted order. Points left out of a partition (label −1) get 0."""
-    order = np.argsort(v, kind="stable")
-    s = v[order]  # work in sorted order: the binary searches then run on nearly sorted keys
-    eps_s = np.nan_to_num(eps[:, order], nan=0.0)
-    lo, hi = strict_runs_1d(s, s[None, :], eps_s)
-    lab_s = labels[:, order]  # [R, n]
-    blocks = int(labels.max()) + 1
-    # prefix[r, b, j]: members of block b of partition r among the first j sorted points
-    prefix = np.zeros((len(labels), blocks, s.size + 1), dtype=np.int32)
-    np.cumsum(lab_s[:, None, :] == np.arange(blocks)[None, :, None], axis=2, out=prefix[..., 1:])
-    r, b = np.arange(len(labels))[:, None], np.maximum(lab_s, 0)
-    sorted_counts = np.empty(eps.shape, dtype=np.int64)
-    sorted_counts[0] = hi[0] - lo[0]
-    sorted_counts[1:] = np.where(lab_s >= 0, prefix[r, b, hi[1:]] - prefix[r, b, lo[1:]], 0)
-    sorted_counts = np.maximum(sorted_counts - 1, 0)  # minus the point itself
-    sorted_counts[eps_s == 0] = 0  # nothing is strictly closer than 0
-    counts = np.empty_like(sorted_counts)
-    counts[:, order] = sorted_counts
-    return counts
+def _strict_balls(
+    tree: cKDTree, queries: np.ndarray, eps: np.ndarray, workers: int = 1
+) -> np.ndarray:
+    """For each query (a point of ``tree``) the others strictly within max-norm ε_i: a ball of
+    radius nextafter(ε_i, 0) (‖·‖ ≤ nextafter(ε, 0) ⇔ ‖·‖ < ε on floats) minus the query; 0
+    where ε_i = 0 (nothing is strictly closer than 0, while r = 0 would count duplicates)."""
+    within = tree.query_ball_point(queries, r=np.nextafter(eps, 0.0), p=np.inf,
+                                   return_length=True, workers=workers)  # fmt: skip
+    count = np.asarray(within, dtype=np.int64) - 1
+    count[eps == 0] = 0
+    return count
 
 
 def strict_neighbour_counts(part: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """For every point the others strictly within ε_i in ``part`` (max-norm): a k-d tree (strict
-    '<' via the next float below ε_i), or for one column a sort (:func:`strict_counts_1d`)."""
-    if part.shape[1] == 1:
-        within = strict_counts_1d(part[:, 0], eps)
-    else:
-        radius = np.nextafter(eps, 0.0)  # ‖·‖ ≤ nextafter(ε, 0)  ⇔  ‖·‖ < ε  on floats
-        within = cKDTree(part).query_ball_point(
-            part, r=radius, p=np.inf, return_length=True, workers=-1
-        )
-    count = np.asarray(within, dtype=np.int64) - 1  # minus the point itself
-    count[eps == 0] = 0  # nothing is strictly closer than 0 (r = 0 would count duplicates)
+    """For every point the others strictly within ε_i in ``part`` (max-norm): a k-d tree
+    (:func:`_strict_balls`), or for one column a sort (:func:`strict_counts_1d`)."""
+    if part.shape[1] > 1:
+        return _strict_balls(cKDTree(part), part, eps, workers=-1)
+    count = strict_counts_1d(part[:, 0], eps) - 1  # minus the point itself
+    count[eps == 0] = 0
     return count
 
 
@@ -208,30 +194,97 @@ def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.n
     return strict_neighbour_counts(x, eps), strict_neighbour_counts(y, eps)
 
 
+class _SortedColumn:
+    """One column sorted once, with each partition's block membership counted along the sorted
+    order: the strict counts of any subset of points, in the whole sample and in their blocks.
+
+    A block's members within ε of v_i are its members inside the whole sample's run [lo, hi)
+    (:func:`strict_runs_1d`): prefix[r, b, j] − prefix[r, b, i] counts them, for every block of
+    every partition, from one sort."""
+
+    def __init__(self, v: np.ndarray, labels: np.ndarray) -> None:
+        self.v, self.labels = v, labels
+        order = np.argsort(v, kind="stable")
+        self.s = v[order]
+        blocks = int(labels.max()) + 1
+        member = labels[:, None, order] == np.arange(blocks)[None, :, None]  # [R, B, n]
+        self.prefix = np.zeros((len(labels), blocks, v.size + 1), dtype=np.int32)
+        np.cumsum(member, axis=2, out=self.prefix[..., 1:])
+
+    def counts(self, points: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """[1 + R, P] others strictly within ``eps`` [1 + R, P] (NaN: left out, count 0)."""
+        o = np.argsort(self.v[points], kind="stable")  # sorted keys: faster binary searches
+        pts, e = points[o], np.nan_to_num(eps[:, o], nan=0.0)
+        lo, hi = strict_runs_1d(self.s, self.v[pts][None, :], e)
+        lab = self.labels[:, pts]
+        r, b = np.arange(len(lab))[:, None], np.maximum(lab, 0)
+        c = np.empty(e.shape, dtype=np.int64)
+        c[0] = hi[0] - lo[0]
+        c[1:] = np.where(lab >= 0, self.prefix[r, b, hi[1:]] - self.prefix[r, b, lo[1:]], 0)
+        c = np.maximum(c - 1, 0)  # minus the point itself
+        c[e == 0] = 0  # nothing is strictly closer than 0
+        out = np.empty_like(c)
+        out[:, o] = c
+        return out
+
+
+class _BlockTrees:
+    """Several columns: a k-d tree of the whole sample and one of every block of every
+    partition, for the strict counts (:func:`_strict_balls`) of any subset of points."""
+
+    def __init__(self, part: np.ndarray, labels: np.ndarray) -> None:
+        self.part, self.labels = part, labels
+        self.whole = cKDTree(part)
+        self.blocks = [[cKDTree(part[lab == b]) for b in range(int(lab.max()) + 1)]
+                       for lab in labels]  # fmt: skip
+
+    def counts(self, points: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """[1 + R, P] others strictly within ``eps`` [1 + R, P] (left out: count 0)."""
+        q = self.part[points]
+        c = np.zeros(eps.shape, dtype=np.int64)
+        c[0] = _strict_balls(self.whole, q, eps[0])
+        for r, trees in enumerate(self.blocks):
+            lab = self.labels[r, points]
+            for b, tree in enumerate(trees):
+                sel = lab == b
+                c[1 + r, sel] = _strict_balls(tree, q[sel], eps[1 + r, sel])
+        return c
+
+
 def _group_counts_kdtree(
     x: np.ndarray, y: np.ndarray, k: int, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """n_x and n_y [1 + R, n] as :func:`_neighbour_counts_torch` returns them, with k-d trees:
-    one joint query for every threshold (:func:`_group_eps_kdtree`), then per side one sort for
-    all blocks (one column) or a tree per block."""
-    eps = _group_eps_kdtree(np.hstack([x, y]), k, labels)
+    one joint tree gives every threshold (:func:`_group_eps`), then each side counts with one
+    sort (one column, :class:`_SortedColumn`) or a tree per block (:class:`_BlockTrees`).
 
-    def side(part: np.ndarray) -> np.ndarray:
-        if part.shape[1] == 1:
-            return _group_counts_1d(part[:, 0], eps, labels)
-        counts = np.zeros(eps.shape, dtype=np.int64)
-        counts[0] = strict_neighbour_counts(part, eps[0])
-        for r, lab in enumerate(labels):
-            for b in range(int(lab.max()) + 1):
-                idx = np.flatnonzero(lab == b)
-                counts[1 + r, idx] = strict_neighbour_counts(part[idx], eps[1 + r, idx])
-        return counts
+    The points are cut into ``THREADS`` chunks (one per CPU core, at most 8; one below
+    ``PARALLEL_MIN_POINTS``, where threads cost more than they save), consecutive in the joint
+    tree's leaf order so that each chunk's queries stay close; each chunk finds its thresholds
+    and counts them in its own thread (scipy's tree queries and numpy's loops release the GIL),
+    with no step in between."""
+    z = np.hstack([x, y])
+    n = z.shape[0]
+    tree = cKDTree(z, balanced_tree=False)  # median splits cost 2× to build, save nothing here
+    small = labels.astype(np.int8) if labels.max() < np.iinfo(np.int8).max else labels
+    sides = [_SortedColumn(p[:, 0], labels) if p.shape[1] == 1 else _BlockTrees(p, labels)
+             for p in (x, y)]  # fmt: skip
 
-    if x.shape[1] == y.shape[1] == 1:  # two sorts side by side (numpy releases the GIL)
-        with ThreadPoolExecutor(2) as pool:
-            nx, ny = pool.map(side, (x, y))
-        return nx, ny
-    return side(x), side(y)
+    def chunk(points: np.ndarray) -> list[np.ndarray]:
+        eps = _group_eps(tree, z, points, k, small)
+        return [side.counts(points, eps) for side in sides]
+
+    parts = 1 if n < PARALLEL_MIN_POINTS else THREADS
+    chunks = np.array_split(tree.indices, parts)
+    if parts == 1:
+        results = [chunk(chunks[0])]
+    else:
+        with ThreadPoolExecutor(parts) as pool:
+            results = list(pool.map(chunk, chunks))
+    nx, ny = (np.empty((1 + len(labels), n), dtype=np.int64) for _ in range(2))
+    for points, (cx, cy) in zip(chunks, results, strict=True):
+        nx[:, points], ny[:, points] = cx, cy
+    return nx, ny
 
 
 def _kth_in_block(dist: np.ndarray, idx: np.ndarray, labels: np.ndarray,
@@ -250,42 +303,40 @@ def _kth_in_block(dist: np.ndarray, idx: np.ndarray, labels: np.ndarray,
     return np.where(found, value, np.nan)
 
 
-def _group_eps_kdtree(z: np.ndarray, k: int, labels: np.ndarray) -> np.ndarray:
-    """[1 + R, n] k-th neighbour joint distances: row 0 in the whole sample, row 1 + r within each
-    point's block of partition r (NaN for points left out), from one k-d tree.
+def _group_eps(
+    tree: cKDTree, z: np.ndarray, points: np.ndarray, k: int, labels: np.ndarray
+) -> np.ndarray:
+    """[1 + R, len(points)] k-th neighbour joint distances of ``points``: row 0 in the whole
+    sample ``z`` (held by ``tree``), row 1 + r within each point's block of partition r (NaN for
+    points left out).
 
     A block's k-th neighbour of a point is the k-th of the point's nearest neighbours in the whole
     sample that lie in the block. The ``CANDIDATES_KDTREE`` nearest give it for almost every point
     (fewer than k of 12 in a half: probability 2 %); the others are queried again for 2× as many,
     until found. The distances are the same floats as a query of each block's own tree."""
     n = z.shape[0]
-    tree = cKDTree(z, balanced_tree=False)  # median splits cost 2× to build, save nothing here
 
-    def nearest(points: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The m nearest others of each point, sorted (the point itself removed)."""
-        workers = -1 if points.size > 256 else 1  # threads pay off on large queries only
-        dist, idx = tree.query(z[points], k=m + 1, p=np.inf, workers=workers)
-        if np.array_equal(idx[:, 0], points):  # no exact duplicates: self comes first
+        dist, idx = tree.query(z[rows], k=m + 1, p=np.inf)
+        if np.array_equal(idx[:, 0], rows):  # no exact duplicates: self comes first
             return dist[:, 1:], idx[:, 1:]
-        self_at = idx == points[:, None]
+        self_at = idx == rows[:, None]
         self_at[~self_at.any(1), -1] = True  # self beyond the ties at distance 0: drop the last
-        return dist[~self_at].reshape(points.size, m), idx[~self_at].reshape(points.size, m)
+        return dist[~self_at].reshape(rows.size, m), idx[~self_at].reshape(rows.size, m)
 
     m = min(n - 1, max(CANDIDATES_KDTREE, k))
-    if labels.max() < np.iinfo(np.int8).max:  # small block ids gather faster
-        labels = labels.astype(np.int8)
-    points = np.arange(n)
     dist, idx = nearest(points, m)
-    eps = np.empty((1 + len(labels), n))
+    eps = np.empty((1 + len(labels), points.size))
     eps[0] = dist[:, k - 1]
     eps[1:] = _kth_in_block(dist, idx, labels, points, k)
-    missing = np.isnan(eps[1:]) & (labels >= 0)
+    missing = np.isnan(eps[1:]) & (labels[:, points] >= 0)
     while missing.any():  # a block holds more than k points (check_blocks), so this ends
         m = min(n - 1, 2 * m)
         rows = np.flatnonzero(missing.any(0))
-        more = _kth_in_block(*nearest(rows, m), labels, rows, k)
+        more = _kth_in_block(*nearest(points[rows], m), labels, points[rows], k)
         eps[1:, rows] = np.where(missing[:, rows], more, eps[1:, rows])
-        missing = np.isnan(eps[1:]) & (labels >= 0)
+        missing = np.isnan(eps[1:]) & (labels[:, points] >= 0)
     return eps
 
 

@@ -77,13 +77,19 @@ def test_small_blocks_and_chunks_still_count_exactly(monkeypatch):
         np.testing.assert_array_equal(tree_y, brute_y[1, idx])
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dims", [(1, 1), (2, 1), (2, 3)])
-def test_tree_path_block_counts_equal_a_tree_per_block(dims):
+def test_tree_path_block_counts_equal_a_tree_per_block(dims, threads, monkeypatch):
     """The k-d tree path finds every block's thresholds among the whole sample's nearest
     candidates (12 blocks: most points need the wider second query) and counts one-column sides
     for all blocks from one sort; on data with exact duplicates (self not first in its query) the
-    counts still equal those of a separate tree per block."""
+    counts still equal those of a separate tree per block, in one chunk of points or in three
+    (three threads, chunks of unequal size)."""
+    import estimators.knn as knn
     from estimators.knn import _group_counts_kdtree
+
+    monkeypatch.setattr(knn, "THREADS", threads)
+    monkeypatch.setattr(knn, "PARALLEL_MIN_POINTS", 0)
 
     rng = np.random.default_rng(3)
     x = np.round(rng.standard_normal((360, dims[0])), 1)
