@@ -153,6 +153,25 @@ def test_torch_path_gives_the_same_estimate_and_ci_as_the_tree_path():
     assert brute.ci == pytest.approx(tree.ci, abs=1e-12)
 
 
+@pytest.mark.parametrize("jitter", [1e-10, 0.0])
+def test_threaded_tree_path_equals_the_torch_path_on_ties_and_odd_n(jitter, monkeypatch):
+    """Above PARALLEL_MIN_POINTS the tree path splits the points over threads; on 1 + 1 dims with
+    values rounded to 0.05 (many ties; with the jitter off, ε = 0 for some points), n = 2501
+    (each partition leaves points out) and 3 blocks, 2 partitions, its estimate and interval must
+    equal those of the torch path, which shares none of its neighbour search."""
+    import estimators.knn as knn
+
+    monkeypatch.setattr(knn, "THREADS", 2)
+    x, y = DenseGaussian(1, 1, 0.6).sample(2501, seed=4)
+    x, y = np.round(x * 20) / 20, np.round(y * 20) / 20
+    options = {"seed": 1, "jitter": jitter, "blocks": 3, "repeats": 2}
+    tree = ksg(x, y, **options)
+    monkeypatch.setattr(knn, "KDTREE_MAX_DIM", 0)
+    brute = ksg(x, y, **options)
+    assert brute.mi == pytest.approx(tree.mi, abs=1e-12)
+    assert brute.ci == pytest.approx(tree.ci, abs=1e-12)
+
+
 @pytest.mark.parametrize(
     "task", [DenseGaussian(1, 1, 0.6), SparseGaussian(2, 2, 2, 0.6)], ids=lambda t: t.task_id
 )
