@@ -42,7 +42,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -61,6 +63,7 @@ _CHUNK_BYTES = {"cpu": 128 * 2**20, "cuda": 2 * 2**30}
 # Nearest joint neighbours kept per point, among which each block's k-th neighbour is sought.
 CANDIDATES = 24
 CANDIDATES_KDTREE = 12  # the same on the k-d tree path, where each one costs a query step
+T = TypeVar("T")
 # Threads of the k-d tree path (one chunk of points each), and the fewest points worth splitting.
 THREADS = min(8, os.cpu_count() or 1)
 PARALLEL_MIN_POINTS = 2000
@@ -251,6 +254,17 @@ class _BlockTrees:
         return c
 
 
+def in_chunks(fn: Callable[[np.ndarray], T], order: np.ndarray) -> list[tuple[np.ndarray, T]]:
+    """(chunk, fn(chunk)) for ``THREADS`` consecutive chunks of the index array ``order``, each in
+    its own thread (scipy's tree queries and numpy's loops release the GIL); one chunk below
+    ``PARALLEL_MIN_POINTS`` points, where threads cost more than they save."""
+    chunks = np.array_split(order, 1 if order.size < PARALLEL_MIN_POINTS else THREADS)
+    if len(chunks) == 1:
+        return [(chunks[0], fn(chunks[0]))]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        return list(zip(chunks, pool.map(fn, chunks), strict=True))
+
+
 def _group_counts_kdtree(
     x: np.ndarray, y: np.ndarray, k: int, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -258,11 +272,9 @@ def _group_counts_kdtree(
     one joint tree gives every threshold (:func:`_group_eps`), then each side counts with one
     sort (one column, :class:`_SortedColumn`) or a tree per block (:class:`_BlockTrees`).
 
-    The points are cut into ``THREADS`` chunks (one per CPU core, at most 8; one below
-    ``PARALLEL_MIN_POINTS``, where threads cost more than they save), consecutive in the joint
-    tree's leaf order so that each chunk's queries stay close; each chunk finds its thresholds
-    and counts them in its own thread (scipy's tree queries and numpy's loops release the GIL),
-    with no step in between."""
+    The points are cut into chunks (:func:`in_chunks`: one per CPU core) consecutive in the joint
+    tree's leaf order, so that each chunk's queries stay close; each chunk finds its thresholds
+    and counts them in its own thread, with no step in between."""
     z = np.hstack([x, y])
     n = z.shape[0]
     tree = cKDTree(z, balanced_tree=False)  # median splits cost 2× to build, save nothing here
@@ -271,26 +283,20 @@ def _group_counts_kdtree(
              for p in (x, y)]  # fmt: skip
 
     def chunk(points: np.ndarray) -> list[np.ndarray]:
-        eps = _group_eps(tree, z, points, k, small)
+        eps = _group_eps(tree, points, k, small)
         return [side.counts(points, eps) for side in sides]
 
-    parts = 1 if n < PARALLEL_MIN_POINTS else THREADS
-    chunks = np.array_split(tree.indices, parts)
-    if parts == 1:
-        results = [chunk(chunks[0])]
-    else:
-        with ThreadPoolExecutor(parts) as pool:
-            results = list(pool.map(chunk, chunks))
     nx, ny = (np.empty((1 + len(labels), n), dtype=np.int64) for _ in range(2))
-    for points, (cx, cy) in zip(chunks, results, strict=True):
+    for points, (cx, cy) in in_chunks(chunk, tree.indices):
         nx[:, points], ny[:, points] = cx, cy
     return nx, ny
 
 
 def _kth_in_block(dist: np.ndarray, idx: np.ndarray, labels: np.ndarray,
-                  points: np.ndarray, k: int) -> np.ndarray:  # fmt: skip
+                  points: np.ndarray, k: int | np.ndarray) -> np.ndarray:  # fmt: skip
     """[R, len(points)]: the k-th of each point's sorted neighbours (``dist``, ``idx``) that lies
-    in its own block of each partition; NaN where fewer than k do, or the point is left out."""
+    in its own block of each partition (``k`` one number, or one per partition and point); NaN
+    where fewer than k do, or the point is left out."""
     own = labels[:, points]  # [R, P]
     same = labels[:, idx.T] == own[:, None, :]  # [R, m, P]: neighbour j in the point's block
     seen = np.zeros(own.shape, dtype=np.int32)  # block members among the first j neighbours
@@ -304,37 +310,46 @@ def _kth_in_block(dist: np.ndarray, idx: np.ndarray, labels: np.ndarray,
 
 
 def _group_eps(
-    tree: cKDTree, z: np.ndarray, points: np.ndarray, k: int, labels: np.ndarray
+    tree: cKDTree, points: np.ndarray, k: int | np.ndarray, labels: np.ndarray,
+    members: np.ndarray | None = None,
 ) -> np.ndarray:
-    """[1 + R, len(points)] k-th neighbour joint distances of ``points``: row 0 in the whole
-    sample ``z`` (held by ``tree``), row 1 + r within each point's block of partition r (NaN for
-    points left out).
+    """[1 + R, len(points)] k-th neighbour distances of ``points`` (indices into the sample z):
+    row 0 among all points of ``tree``, row 1 + r among those in the point's block of partition r
+    (``labels`` [R, len(z)]; NaN for points left out). ``tree`` holds ``z[members]`` (sorted
+    indices; all of z when None), ``points`` among them; ``k`` is one number or one per row and
+    point [1 + R, len(points)].
 
     A block's k-th neighbour of a point is the k-th of the point's nearest neighbours in the whole
     sample that lie in the block. The ``CANDIDATES_KDTREE`` nearest give it for almost every point
     (fewer than k of 12 in a half: probability 2 %); the others are queried again for 2× as many,
     until found. The distances are the same floats as a query of each block's own tree."""
-    n = z.shape[0]
+    size = tree.n
+    local = points if members is None else np.searchsorted(members, points)
+    k_all = np.broadcast_to(np.asarray(k), (1 + len(labels), points.size))
 
     def nearest(rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """The m nearest others of each point, sorted (the point itself removed)."""
-        dist, idx = tree.query(z[rows], k=m + 1, p=np.inf)
+        """The m nearest others of the tree's points ``rows``, sorted (the point itself removed),
+        as indices into ``z``."""
+        dist, idx = tree.query(tree.data[rows], k=m + 1, p=np.inf)
         if np.array_equal(idx[:, 0], rows):  # no exact duplicates: self comes first
-            return dist[:, 1:], idx[:, 1:]
-        self_at = idx == rows[:, None]
-        self_at[~self_at.any(1), -1] = True  # self beyond the ties at distance 0: drop the last
-        return dist[~self_at].reshape(rows.size, m), idx[~self_at].reshape(rows.size, m)
+            dist, idx = dist[:, 1:], idx[:, 1:]
+        else:
+            self_at = idx == rows[:, None]
+            self_at[~self_at.any(1), -1] = True  # self beyond the ties at distance 0: drop last
+            dist = dist[~self_at].reshape(rows.size, m)
+            idx = idx[~self_at].reshape(rows.size, m)
+        return dist, (idx if members is None else members[idx])
 
-    m = min(n - 1, max(CANDIDATES_KDTREE, k))
-    dist, idx = nearest(points, m)
+    m = min(size - 1, max(CANDIDATES_KDTREE, int(k_all.max())))
+    dist, idx = nearest(local, m)
     eps = np.empty((1 + len(labels), points.size))
-    eps[0] = dist[:, k - 1]
-    eps[1:] = _kth_in_block(dist, idx, labels, points, k)
+    eps[0] = dist[np.arange(points.size), k_all[0] - 1]
+    eps[1:] = _kth_in_block(dist, idx, labels, points, k_all[1:])
     missing = np.isnan(eps[1:]) & (labels[:, points] >= 0)
     while missing.any():  # a block holds more than k points (check_blocks), so this ends
-        m = min(n - 1, 2 * m)
+        m = min(size - 1, 2 * m)
         rows = np.flatnonzero(missing.any(0))
-        more = _kth_in_block(*nearest(points[rows], m), labels, points[rows], k)
+        more = _kth_in_block(*nearest(local[rows], m), labels, points[rows], k_all[1:, rows])
         eps[1:, rows] = np.where(missing[:, rows], more, eps[1:, rows])
         missing = np.isnan(eps[1:]) & (labels[:, points] >= 0)
     return eps

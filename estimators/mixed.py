@@ -35,11 +35,14 @@ from estimators.flags import ksg_flags
 from estimators.knn import (
     _CHUNK_BYTES,
     KDTREE_MAX_DIM,
+    _BlockTrees,
+    _group_eps,
+    _SortedColumn,
     block_partitions,
     check_blocks,
     check_k,
+    in_chunks,
     standardize_with_jitter,
-    strict_neighbour_counts,
     subsampling_half_width,
 )
 from estimators.result import MIResult
@@ -51,17 +54,6 @@ SIDES = ("x", "y")
 def label_codes(d: np.ndarray) -> np.ndarray:
     """Integer codes 0..L−1 of the rows of the discrete side [n, d_D] (a row is one label)."""
     return np.unique(d, axis=0, return_inverse=True)[1].reshape(-1)
-
-
-def _radii_kdtree(c: np.ndarray, codes: np.ndarray, kk: np.ndarray) -> np.ndarray:
-    """ε_i: max-norm distance to the kk_i-th neighbour within the sample's own label."""
-    eps = np.empty(c.shape[0])
-    for code in np.unique(codes):
-        idx = np.flatnonzero(codes == code)
-        k = int(kk[idx[0]])
-        dist, _ = cKDTree(c[idx]).query(c[idx], k=k + 1, p=np.inf, workers=-1)
-        eps[idx] = dist[:, k]
-    return eps
 
 
 def _terms_torch(
@@ -87,19 +79,74 @@ def _terms_torch(
     return m.cpu().numpy()
 
 
-def _mixed_ksg(c: np.ndarray, codes: np.ndarray, k: int, device: torch.device) -> float:
-    """Ross's estimate on samples whose label occurs at least twice (the caller ensures it)."""
-    _, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
-    big = counts[inverse]
-    keep = big > 1
-    c, codes, big = c[keep], codes[keep], big[keep]
-    kk = np.minimum(k, big - 1)
+def _groups(codes: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Who enters which estimate, and with which k: ``groups`` [1 + R, n] (row 0 the whole
+    sample, all 0; row 1 + r each sample's block of partition r; −1 where the sample's label is
+    seen fewer than twice in its group, or it is left out), N_i [1 + R, n] the samples of its
+    label in its group (0 for −1) and k_i = min(k, N_i − 1) (1 for −1)."""
+    n = codes.size
+    groups = np.vstack([np.zeros((1, n), dtype=labels.dtype), labels])
+    key = np.where(groups >= 0, 1 + groups * (int(codes.max()) + 1) + codes, 0)  # 0: left out
+    sizes = np.where(groups >= 0, np.stack([np.bincount(row)[row] for row in key]), 0)
+    groups = np.where(sizes > 1, groups, -1)
+    return groups, sizes, np.maximum(np.minimum(k, sizes - 1), 1)
+
+
+def _m_kdtree(c: np.ndarray, codes: np.ndarray, kk: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """m_i [1 + R, n] with k-d trees: per label one tree, whose nearest candidates give the
+    k_i-th same-label neighbour in every group (:func:`estimators.knn._group_eps`); then the
+    samples of any label in the group strictly within it, from one sort of a single column or a
+    tree per block; in threads over chunks of the samples (:func:`estimators.knn.in_chunks`)."""
+    blocks = groups[1:]
+    side = _SortedColumn(c[:, 0], blocks) if c.shape[1] == 1 else _BlockTrees(c, blocks)
+    small = blocks.astype(np.int8) if blocks.max() < np.iinfo(np.int8).max else blocks
+    trees = {}
+    for code in np.unique(codes):
+        members = np.flatnonzero(codes == code)
+        trees[code] = (members, cKDTree(c[members], balanced_tree=False))
+
+    def chunk(points: np.ndarray) -> np.ndarray:
+        eps = np.empty((len(groups), points.size))
+        for code, (members, tree) in trees.items():
+            sel = np.flatnonzero(codes[points] == code)
+            if sel.size:
+                eps[:, sel] = _group_eps(tree, points[sel], kk[:, points[sel]], small, members)
+        return side.counts(points, eps) + 1  # + the sample itself
+
+    m = np.empty(groups.shape, dtype=np.int64)
+    for points, counts in in_chunks(chunk, np.argsort(c[:, 0], kind="stable")):
+        m[:, points] = counts
+    return m
+
+
+def _m_torch(c: np.ndarray, codes: np.ndarray, kk: np.ndarray, groups: np.ndarray,
+             device: torch.device) -> np.ndarray:  # fmt: skip
+    """m_i [1 + R, n] by blocked max-norm distance matrices on ``device``, one group at a time."""
+    m = np.ones(groups.shape, dtype=np.int64)
+    for row, group in enumerate(groups):
+        for g in np.unique(group[group >= 0]):
+            idx = np.flatnonzero(group == g)
+            m[row, idx] = _terms_torch(c[idx], codes[idx], kk[row, idx], device)
+    return m
+
+
+def _estimates(
+    c: np.ndarray, codes: np.ndarray, k: int, device: torch.device, labels: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Ross's estimate on the whole sample and on every block of every partition in ``labels``
+    [R, n], each over its samples whose label it holds at least twice (the caller has dropped the
+    labels seen once in the whole sample)."""
+    groups, sizes, kk = _groups(codes, labels, k)
     if device.type == "cpu" and c.shape[1] <= KDTREE_MAX_DIM:
-        # m_i = #{j : ‖c_j − c_i‖_∞ < ε_i}, the sample itself included (only it when ε_i = 0)
-        m = strict_neighbour_counts(c, _radii_kdtree(c, codes, kk)) + 1
+        m = _m_kdtree(c, codes, kk, groups)
     else:
-        m = _terms_torch(c, codes, kk, device)
-    return float(digamma(c.shape[0]) + np.mean(digamma(kk) - digamma(big) - digamma(m)))
+        m = _m_torch(c, codes, kk, groups, device)
+    terms = np.where(groups >= 0, digamma(kk) - digamma(np.maximum(sizes, 1)) - digamma(m), 0.0)
+    block_mi = np.empty((len(labels), int(labels.max()) + 1))
+    for r, b in np.ndindex(block_mi.shape):
+        inside = groups[1 + r] == b
+        block_mi[r, b] = digamma(inside.sum()) + terms[1 + r, inside].mean()
+    return float(digamma(codes.size) + terms[0].mean()), block_mi
 
 
 def mixed_ksg(
@@ -149,11 +196,8 @@ def mixed_ksg(
     rng = np.random.default_rng(seed)
     c = standardize_with_jitter(cont, jitter, rng)
     labels = block_partitions(rng, n, blocks, repeats)
-    mi = _mixed_ksg(c, codes, k, dev)
-    block_mi = np.empty((labels.shape[0], blocks))
-    for r, b in np.ndindex(block_mi.shape):
-        idx = np.flatnonzero(labels[r] == b)
-        block_mi[r, b] = _mixed_ksg(c[idx], codes[idx], k, dev)
+    seen_twice = counts[codes] > 1  # a label seen once has no neighbour of its own: dropped
+    mi, block_mi = _estimates(c[seen_twice], codes[seen_twice], k, dev, labels[:, seen_twice])
     se, half = subsampling_half_width(block_mi, block_size, n)
     return MIResult(
         mi=mi,

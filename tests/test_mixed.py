@@ -69,6 +69,36 @@ def test_equals_the_point_by_point_reference(dim):
     assert ours.mi == pytest.approx(reference_mixed_ksg(z, labels, 3), abs=1e-12)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dim", [1, 3])
+def test_block_estimates_equal_the_reference_on_each_block(dim, threads, monkeypatch):
+    """The interval's block estimates share one neighbour search per label; each must equal the
+    written-out estimator on its block alone: odd n (a point left out of every partition), 3
+    blocks, labels of 2 samples (seen once in some blocks: dropped there, kept in others), in one
+    chunk of points or in three (threads), on the k-d tree path and on the brute force."""
+    import estimators.knn as knn
+    from estimators.knn import block_partitions, standardize_with_jitter
+
+    monkeypatch.setattr(knn, "THREADS", threads)
+    monkeypatch.setattr(knn, "PARALLEL_MIN_POINTS", 0)
+    rng = np.random.default_rng(dim)
+    labels = rng.integers(0, 3, size=301)
+    labels[:6] = [7, 7, 8, 8, 9, 9]
+    c = 0.6 * labels[:, None] + rng.standard_normal((301, dim))
+    part_rng = np.random.default_rng(4)  # mixed_ksg's draws: the jitter, then the partitions
+    z = standardize_with_jitter(c, 0.0, part_rng)
+    parts = block_partitions(part_rng, 301, 3, 2)
+    for brute in (False, True):
+        if brute:
+            monkeypatch.setattr(mixed, "KDTREE_MAX_DIM", 0)
+        ours = mixed_ksg(c, labels, discrete="y", jitter=0.0, blocks=3, repeats=2, seed=4)
+        block_mi = np.array(ours.diagnostics["block_mi"])
+        for r, b in np.ndindex(block_mi.shape):
+            idx = np.flatnonzero(parts[r] == b)
+            expected = reference_mixed_ksg(z[idx], labels[idx], 3)
+            assert block_mi[r, b] == pytest.approx(expected, abs=1e-12)
+
+
 def test_torch_path_equals_kdtree_path(monkeypatch):
     """The blocked brute force (used above KDTREE_MAX_DIM and on CUDA) gives the k-d tree's
     estimate on the same points, to float rounding."""
