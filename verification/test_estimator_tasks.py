@@ -138,13 +138,26 @@ def in_bar_scope(task) -> bool:
     return gaussian or tid.startswith(("student-t-", "halfcube-"))
 
 
+# E4 is 'partial' in the register: on these tasks neither KSG nor a trained critic reaches the
+# tolerance at n = 5000 (seed 0: KSG 0.438, SMILE 0.249, InfoNCE 0.556, NWJ 0.523 for I = 0.680;
+# KSG 0.162, SMILE 0.413, InfoNCE 0.709, NWJ 0.606 for I = 0.893), since InfoNCE lost the
+# training-size extrapolation that invented MI at independence. Strict: a fix must show up here.
+E4_SHORT = {"gaussian-dense-25x25-rho0.2", "gaussian-sparse-25x25-4pairs-rho0.6"}
+
+
+def _e4_param(task):
+    if task.task_id not in E4_SHORT:
+        return pytest.param(task, id=task.task_id)
+    short = pytest.mark.xfail(strict=True, reason="E4 partial: no estimator within δ here")
+    return pytest.param(task, id=task.task_id, marks=short)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "task", [t for t in task_set() if in_bar_scope(t)], ids=lambda t: t.task_id
-)
+@pytest.mark.parametrize("task", [_e4_param(t) for t in task_set() if in_bar_scope(t)])
 def test_E4_best_trained_or_knn_estimator_within_bar_at_n5000(task):
     """The best of KSG and the neural estimators (not the Gaussian plug-in) is within δ = 0.10
-    (+ 3 SE) of the truth at n = 5000: the claim behind the benchmark's bar."""
+    (+ 3 SE) of the truth at n = 5000: the claim behind the benchmark's bar, on every task but
+    the two where the register's 'partial' comes from (``E4_SHORT``)."""
     x, y = task.sample(5000, seed=0)
     results = [estimate_mi(x, y, method=m, seed=0) for m in ("ksg", *NEURAL)]
     assert any(e4_ok(r, task.mi) for r in results), [(r.method, r.mi) for r in results]
