@@ -197,7 +197,7 @@ def _neighbour_counts_kdtree(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.n
     return strict_neighbour_counts(x, eps), strict_neighbour_counts(y, eps)
 
 
-class _SortedColumn:
+class SortedColumn:
     """One column sorted once, with each partition's block membership counted along the sorted
     order: the strict counts of any subset of points, in the whole sample and in their blocks.
 
@@ -231,7 +231,7 @@ class _SortedColumn:
         return out
 
 
-class _BlockTrees:
+class BlockTrees:
     """Several columns: a k-d tree of the whole sample and one of every block of every
     partition, for the strict counts (:func:`_strict_balls`) of any subset of points."""
 
@@ -269,8 +269,8 @@ def _group_counts_kdtree(
     x: np.ndarray, y: np.ndarray, k: int, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """n_x and n_y [1 + R, n] as :func:`_neighbour_counts_torch` returns them, with k-d trees:
-    one joint tree gives every threshold (:func:`_group_eps`), then each side counts with one
-    sort (one column, :class:`_SortedColumn`) or a tree per block (:class:`_BlockTrees`).
+    one joint tree gives every threshold (:func:`group_eps`), then each side counts with one
+    sort (one column, :class:`SortedColumn`) or a tree per block (:class:`BlockTrees`).
 
     The points are cut into chunks (:func:`in_chunks`: one per CPU core) consecutive in the joint
     tree's leaf order, so that each chunk's queries stay close; each chunk finds its thresholds
@@ -279,11 +279,11 @@ def _group_counts_kdtree(
     n = z.shape[0]
     tree = cKDTree(z, balanced_tree=False)  # median splits cost 2× to build, save nothing here
     small = labels.astype(np.int8) if labels.max() < np.iinfo(np.int8).max else labels
-    sides = [_SortedColumn(p[:, 0], labels) if p.shape[1] == 1 else _BlockTrees(p, labels)
+    sides = [SortedColumn(p[:, 0], labels) if p.shape[1] == 1 else BlockTrees(p, labels)
              for p in (x, y)]  # fmt: skip
 
     def chunk(points: np.ndarray) -> list[np.ndarray]:
-        eps = _group_eps(tree, points, k, small)
+        eps = group_eps(tree, points, k, small)
         return [side.counts(points, eps) for side in sides]
 
     nx, ny = (np.empty((1 + len(labels), n), dtype=np.int64) for _ in range(2))
@@ -309,7 +309,7 @@ def _kth_in_block(dist: np.ndarray, idx: np.ndarray, labels: np.ndarray,
     return np.where(found, value, np.nan)
 
 
-def _group_eps(
+def group_eps(
     tree: cKDTree, points: np.ndarray, k: int | np.ndarray, labels: np.ndarray,
     members: np.ndarray | None = None,
 ) -> np.ndarray:

@@ -35,12 +35,12 @@ from estimators.flags import ksg_flags
 from estimators.knn import (
     _CHUNK_BYTES,
     KDTREE_MAX_DIM,
-    _BlockTrees,
-    _group_eps,
-    _SortedColumn,
+    BlockTrees,
+    SortedColumn,
     block_partitions,
     check_blocks,
     check_k,
+    group_eps,
     in_chunks,
     standardize_with_jitter,
     subsampling_half_width,
@@ -94,11 +94,11 @@ def _groups(codes: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 def _m_kdtree(c: np.ndarray, codes: np.ndarray, kk: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """m_i [1 + R, n] with k-d trees: per label one tree, whose nearest candidates give the
-    k_i-th same-label neighbour in every group (:func:`estimators.knn._group_eps`); then the
+    k_i-th same-label neighbour in every group (:func:`estimators.knn.group_eps`); then the
     samples of any label in the group strictly within it, from one sort of a single column or a
     tree per block; in threads over chunks of the samples (:func:`estimators.knn.in_chunks`)."""
     blocks = groups[1:]
-    side = _SortedColumn(c[:, 0], blocks) if c.shape[1] == 1 else _BlockTrees(c, blocks)
+    side = SortedColumn(c[:, 0], blocks) if c.shape[1] == 1 else BlockTrees(c, blocks)
     small = blocks.astype(np.int8) if blocks.max() < np.iinfo(np.int8).max else blocks
     trees = {}
     for code in np.unique(codes):
@@ -110,7 +110,7 @@ def _m_kdtree(c: np.ndarray, codes: np.ndarray, kk: np.ndarray, groups: np.ndarr
         for code, (members, tree) in trees.items():
             sel = np.flatnonzero(codes[points] == code)
             if sel.size:
-                eps[:, sel] = _group_eps(tree, points[sel], kk[:, points[sel]], small, members)
+                eps[:, sel] = group_eps(tree, points[sel], kk[:, points[sel]], small, members)
         return side.counts(points, eps) + 1  # + the sample itself
 
     m = np.empty(groups.shape, dtype=np.int64)
