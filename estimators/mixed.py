@@ -17,8 +17,9 @@ neighbour of its own; those samples are dropped, as scikit-learn does, and count
 
 The continuous side is standardised and tie-broken with jitter, and the interval comes from the
 same block subsampling as KSG (``estimators.knn``): it covers the estimator's expectation at this
-n. Unlike ``mutual_info_classif`` the estimate is not clipped at 0 (clipping biases it upwards at
-independence).
+n. The whole sample's estimate and the blocks' share one neighbour search per label and one sort
+of the continuous side (:func:`_m_kdtree`), as KSG's do. Unlike ``mutual_info_classif`` the
+estimate is not clipped at 0 (clipping biases it upwards at independence).
 """
 
 from __future__ import annotations
