@@ -357,13 +357,14 @@ def _train_critics(
     curves = [[[0, math.nan, validate(k)]] for k in range(k_folds)]
     log_avg = torch.zeros(k_folds, device=dev)
     running = torch.zeros(k_folds, dtype=torch.float64, device=dev)
-    live = torch.arange(k_folds, device=dev)  # the folds still training
+    live_ids = list(range(k_folds))  # the folds still training, and as a device index
+    live = torch.arange(k_folds, device=dev)
     since_eval = 0
     bar = progress_bar(range(1, config.max_steps + 1), f"{method}: steps", config.progress)
     with bounds.unchecked():  # the values are checked on the device, at each evaluation
         for step in bar:
-            idx = torch.stack([runs[k].next_batch(batch) for k in live.tolist()]).to(dev)
-            if live.numel() == k_folds:
+            idx = torch.stack([runs[k].next_batch(batch) for k in live_ids]).to(dev)
+            if len(live_ids) == k_folds:
                 p_live, b_live, avg_live = params, buffers, log_avg
             else:  # a stopped fold's parameters get zero gradients; its checkpoint is kept
                 p_live = {name: t[live] for name, t in params.items()}
@@ -399,7 +400,8 @@ def _train_critics(
                         run.stop, run.steps = "patience", step
             if all(run.stop for run in runs):
                 break
-            live = torch.tensor([k for k, run in enumerate(runs) if not run.stop], device=dev)
+            live_ids = [k for k, run in enumerate(runs) if not run.stop]
+            live = torch.tensor(live_ids, device=dev)
     bar.close()
     out = []
     for run, curve in zip(runs, curves, strict=True):

@@ -131,6 +131,27 @@ def test_folds_trained_together_train_as_if_alone(critic, atol):
         assert np.allclose(a, b, atol=atol, equal_nan=True)
 
 
+def test_critic_training_copies_to_the_host_only_at_evaluations():
+    """The training step copies nothing from the device to the host (``tolist``, ``cpu``,
+    ``numpy``, counted by ``paradigms.profiling`` on the CPU); the evaluations do. Evaluating
+    every 25 steps with patience 1, the folds stop at different evaluations (steps 50 and 125), so
+    the pruned step runs too. A validation copies at most 3 read-out pieces, and there are at most
+    (1 + 5) × 2 of them: ≤ 36 per call site, where one copy per step would give a site 125. (The
+    optimizer's reads of its step counters are not device syncs: AdamW keeps them on the CPU.)"""
+    from paradigms.profiling import SYNC_METHODS, count_host_syncs
+
+    x, y = gaussian_pairs(400, 0.5, seed=1, d=2)
+    with count_host_syncs() as syncs:
+        r = fit_estimate(x, y, "dv", max_steps=300, eval_every=25, patience=1, hidden=16,
+                         embed=8, layers=1, folds=2, progress=False)  # fmt: skip
+    steps = [f["steps"] for f in r.diagnostics["folds"]]  # here [50, 125]
+    bound = 3 * 2 * (1 + max(steps) // 25)  # read-out pieces × folds × validations
+    assert len(set(steps)) == 2 and max(steps) > bound  # so a copy per step would show
+    copies = {site: count for site, count in syncs.sites.items()
+              if site.split(" at ")[0].split(".")[-1] in SYNC_METHODS}  # fmt: skip
+    assert copies and max(copies.values()) <= bound, syncs.report()
+
+
 @pytest.mark.parametrize("critic", ["separable", "cosine", "bilinear", "concat"])
 def test_every_critic_runs(critic):
     x, y = gaussian_pairs(120, 0.7, seed=6, d=2)
