@@ -33,8 +33,7 @@ E[Î] 0.95–0.97). In 3 + 3 dimensions (I = 0.43) halves still understate the S
 computes the distances once and finds every block's neighbours among each point's nearest
 candidates (:func:`_neighbour_counts_torch`), so the interval costs little more than the point
 estimate. The interval covers the *expectation* of Î at this n; the finite-sample bias of KSG
-(large in high dimensions or at high MI) is not sampling
-variability and is not in the interval.
+(large in high dimensions or at high MI) is not sampling variability and is not in the interval.
 """
 
 from __future__ import annotations
@@ -254,6 +253,11 @@ class BlockTrees:
         return c
 
 
+def small_ids(labels: np.ndarray) -> np.ndarray:
+    """Block ids as int8 where they fit: :func:`_kth_in_block` gathers them [R, m, P] at a time."""
+    return labels.astype(np.int8) if labels.max() < np.iinfo(np.int8).max else labels
+
+
 def in_chunks(fn: Callable[[np.ndarray], T], order: np.ndarray) -> list[tuple[np.ndarray, T]]:
     """(chunk, fn(chunk)) for ``THREADS`` consecutive chunks of the index array ``order``, each in
     its own thread (scipy's tree queries and numpy's loops release the GIL); one chunk below
@@ -278,7 +282,7 @@ def _group_counts_kdtree(
     z = np.hstack([x, y])
     n = z.shape[0]
     tree = cKDTree(z, balanced_tree=False)  # median splits cost 2× to build, save nothing here
-    small = labels.astype(np.int8) if labels.max() < np.iinfo(np.int8).max else labels
+    small = small_ids(labels)
     sides = [SortedColumn(p[:, 0], labels) if p.shape[1] == 1 else BlockTrees(p, labels)
              for p in (x, y)]  # fmt: skip
 
@@ -345,13 +349,14 @@ def group_eps(
     eps = np.empty((1 + len(labels), points.size))
     eps[0] = dist[np.arange(points.size), k_all[0] - 1]
     eps[1:] = _kth_in_block(dist, idx, labels, points, k_all[1:])
-    missing = np.isnan(eps[1:]) & (labels[:, points] >= 0)
+    inside = labels[:, points] >= 0  # not left out of the partition
+    missing = np.isnan(eps[1:]) & inside
     while missing.any():  # a block holds more than k points (check_blocks), so this ends
         m = min(size - 1, 2 * m)
         rows = np.flatnonzero(missing.any(0))
         more = _kth_in_block(*nearest(local[rows], m), labels, points[rows], k_all[1:, rows])
         eps[1:, rows] = np.where(missing[:, rows], more, eps[1:, rows])
-        missing = np.isnan(eps[1:]) & (labels[:, points] >= 0)
+        missing = np.isnan(eps[1:]) & inside
     return eps
 
 

@@ -43,6 +43,7 @@ from estimators.knn import (
     check_k,
     group_eps,
     in_chunks,
+    small_ids,
     standardize_with_jitter,
     subsampling_half_width,
 )
@@ -100,7 +101,7 @@ def _m_kdtree(c: np.ndarray, codes: np.ndarray, kk: np.ndarray, groups: np.ndarr
     tree per block; in threads over chunks of the samples (:func:`estimators.knn.in_chunks`)."""
     blocks = groups[1:]
     side = SortedColumn(c[:, 0], blocks) if c.shape[1] == 1 else BlockTrees(c, blocks)
-    small = blocks.astype(np.int8) if blocks.max() < np.iinfo(np.int8).max else blocks
+    small = small_ids(blocks)
     trees = {}
     for code in np.unique(codes):
         members = np.flatnonzero(codes == code)
