@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -16,6 +17,11 @@ def _square_after(x: int, delay: float) -> int:
 
 
 def _fail(x: int) -> int:
+    raise ValueError(f"job {x} failed")
+
+
+def _fail_after(x: int, delay: float) -> int:
+    time.sleep(delay)
     raise ValueError(f"job {x} failed")
 
 
@@ -60,3 +66,11 @@ def test_a_failing_job_raises_and_the_pool_stays_usable():
         with pytest.raises(ValueError, match="job 1 failed"):
             runtime.parallel_map(_fail, [(1,), (2,)])
         assert runtime.parallel_map(_square_after, [(3, 0.0)]) == [9]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared pool", "own pool"])
+def test_the_lowest_failing_job_is_reported_when_a_later_one_fails_first(shared):
+    """Job 2 fails at once, job 1 a second later: the error is job 1's, under any load."""
+    with runtime.shared_pool(2) if shared else contextlib.nullcontext():
+        with pytest.raises(ValueError, match="job 1 failed"):
+            runtime.parallel_map(_fail_after, [(1, 1.0), (2, 0.0)])

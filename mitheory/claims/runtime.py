@@ -128,7 +128,12 @@ def parallel_map(
     CPU core at most; each runs on one torch thread). ``fn`` and the jobs must be picklable and
     every job seeded, so the results do not depend on how the jobs are split. With one worker
     (or one job) everything runs in this process; inside :func:`shared_pool` the jobs go to the
-    shared pool."""
+    shared pool.
+
+    When jobs fail, the exception raised is the one of the lowest-indexed failing job, whichever
+    failed first: at the first failure this call's later jobs that have not started are
+    cancelled and its earlier jobs (started before it, as the pool takes jobs in order) are
+    waited for."""
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
@@ -144,11 +149,18 @@ def parallel_map(
         return results
 
     def collect(pool: Any) -> list[Any]:
-        futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+        futures = [pool.submit(fn, *job) for job in jobs]
+        index = {future: i for i, future in enumerate(futures)}
         try:
             with _waiting():
                 for done, future in enumerate(as_completed(futures), 1):
-                    results[futures[future]] = future.result()
+                    i = index[future]
+                    if future.exception() is not None:
+                        for later in futures[i + 1 :]:
+                            later.cancel()
+                        for earlier in futures[: i + 1]:
+                            earlier.result()  # raises the lowest-indexed failure
+                    results[i] = future.result()
                     if progress is not None:
                         progress(f"{label}: run {done}/{len(jobs)}")
         finally:
