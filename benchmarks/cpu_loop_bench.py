@@ -3,14 +3,14 @@
     python benchmarks/cpu_loop_bench.py                # SimCLR, small CNN, Fashion-MNIST, B 128
     python benchmarks/cpu_loop_bench.py --method byol    # online/target branches, EMA
 
-Both loops train the same model (``paradigms.train.build_method``: small CNN + the method's heads),
-on the same batched augmentation (``SSLData.views``), with AdamW at the same learning rate; the
-plain loop is the textbook ``zero_grad → loss → backward → step`` (for BYOL, then the EMA of the
+Both loops train the same model (``paradigms.training.loop.build_method``: small CNN + the method's
+heads), on the same batched augmentation (``SSLData.views``), with AdamW at the same learning rate;
+the plain loop is the textbook ``zero_grad → loss → backward → step`` (for BYOL, then the EMA of the
 target with one ``torch._foreach_lerp_``), batches drawn as a fresh permutation per epoch.
 
-Aten ops per step (``paradigms.profiling.count_aten_ops``, every op dispatched, the launch-bound
-cost of a step on a GPU) are counted the same differential way for the loop and directly over the
-plain loop's steps; the issue's bar is loop/plain ≤ 1.3.
+Aten ops per step (``paradigms.measurement.profiling.count_aten_ops``, every op dispatched, the
+launch-bound cost of a step on a GPU) are counted the same differential way for the loop and
+directly over the plain loop's steps; the issue's bar is loop/plain ≤ 1.3.
 
 The training loop's per-step time is measured differentially, (T(S₂) − T(S₁)) / (S₂ − S₁) over two
 ``train()`` runs of S₁ and S₂ steps, which cancels its fixed costs (data loading, the evaluations at
@@ -41,9 +41,9 @@ def _plain_loop(config, steps: int, warmup: int = 3) -> tuple[float, int]:
     import torch.nn.functional as F
 
     from paradigms.data import load_dataset
-    from paradigms.objectives import nt_xent_loss
-    from paradigms.profiling import count_aten_ops
-    from paradigms.train import build_method
+    from paradigms.measurement.profiling import count_aten_ops
+    from paradigms.methods.objectives import nt_xent_loss
+    from paradigms.training.loop import build_method
 
     data = load_dataset(config.data, seed=config.seed, **config.data_options)
     model = build_method(config, data).train()
@@ -93,8 +93,8 @@ def _plain_loop(config, steps: int, warmup: int = 3) -> tuple[float, int]:
 
 def _train_run(config, steps: int) -> tuple[float, int]:
     """Seconds and aten ops of a whole ``train()`` run of ``steps`` steps."""
-    from paradigms.profiling import count_aten_ops
-    from paradigms.train import train
+    from paradigms.measurement.profiling import count_aten_ops
+    from paradigms.training.loop import train
 
     with count_aten_ops() as ops:
         start = time.perf_counter()
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from paradigms.image_data import FASHION_MNIST_DIR
-    from paradigms.train import TrainConfig
+    from paradigms.data.images import FASHION_MNIST_DIR
+    from paradigms.training.config import TrainConfig
 
     have_fmnist = (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file()
     config = TrainConfig(

@@ -6,7 +6,7 @@ Run on one GPU (an H200 is the target)::
     python benchmarks/gpu_check.py --methods simclr --steps 20 220 --compile
     python benchmarks/gpu_check.py --device cpu --tiny          # CPU smoke run of the script
 
-Per method, two ``paradigms.train.train`` runs of S₁ and S₂ steps from
+Per method, two ``paradigms.training.loop.train`` runs of S₁ and S₂ steps from
 ``config_from_recipe("<method>-cifar10")``: ResNet-18 with the CIFAR stem, LARS, the recipe's heads
 and loss, bf16 autocast and ``channels_last`` (the CUDA defaults), the augmentation of both views on
 the device, the online probe at every step and the monitors at the last step — the loop a user
@@ -32,7 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from estimators.atomic import atomic_write_json
-from paradigms.train import config_from_recipe, train
+from paradigms.training.config import config_from_recipe
+from paradigms.training.loop import train
 
 DEFAULT_METHODS = ("simclr", "byol", "barlow", "mocov3")
 

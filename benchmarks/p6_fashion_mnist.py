@@ -18,7 +18,8 @@ min(``--n-test``, 2048) held-out pairs.
 Verdict per method (S = 3 seeds): with d_s = acc_trained(s) − acc_random(s), pass when
 mean(d) > 3·sd(d)/√S — the margin is three standard errors of the mean paired gain away from 0;
 sd(d) is the seed noise, and it includes the test-subset noise since each seed draws its own
-``--n-test`` subset — every d_s > 0, and no run is collapsed (``paradigms.monitors.is_collapsed``).
+``--n-test`` subset — every d_s > 0, and no run is collapsed
+(``paradigms.measurement.monitors.is_collapsed``).
 SE_bin = √(p(1−p)/n_test), the binomial error of one accuracy, is reported for scale. Per-run
 summaries are written as they finish (``DIR/runs/<method>-s<seed>.json``), then
 ``DIR/p6_table.md`` and ``DIR/p6_results.json``; ``--from-runs DIR ...`` only rebuilds the table.
@@ -40,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from estimators.atomic import atomic_write_json, atomic_write_text
 from paradigms.methods import METHODS
-from paradigms.train import TrainConfig, train
+from paradigms.training.config import TrainConfig
+from paradigms.training.loop import train
 
 #: Method options that differ from the method's defaults at this budget. BYOL's EMA target:
 #: τ_base = 0.99 is a time constant 1/(1 − τ) of 100 steps, a sixth of the 600-step run, and

@@ -142,7 +142,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from paradigms.train import run_from_cli
+    from paradigms.training.cli import run_from_cli
 
     return run_from_cli(args)
 
@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--recipe",
         default=None,
-        help="training recipe <method>-<data> (paradigms/recipes) or a .json file; flags override",
+        help="training recipe <method>-<data> (paradigms/training/recipes) or a .json file; "
+        "flags override",
     )
     tr.add_argument("--steps", type=int, default=None, help="optimizer steps")
     tr.add_argument("--ablate", default="", help="comma-separated components to switch off")

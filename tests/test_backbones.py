@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from paradigms.backbones import BACKBONES, build_backbone
+from paradigms.networks.images import BACKBONES, build_backbone
 
 
 @pytest.mark.parametrize(

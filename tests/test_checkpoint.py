@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from paradigms import checkpoint as C
-from paradigms.optim import OptimizerConfig, build_optimizer, build_scheduler
+from paradigms.training import checkpoint as C
+from paradigms.training.optim import OptimizerConfig, build_optimizer, build_scheduler
 
 TOTAL = 12
 

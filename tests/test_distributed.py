@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mitheory.surrogates import standardize
-from paradigms import distributed as D
-from paradigms.objectives import barlow_twins_loss, nt_xent_loss
+from paradigms.methods.objectives import barlow_twins_loss, nt_xent_loss
+from paradigms.training import distributed as D
 
 WORLD = 2
 N, DIM_IN, DIM_OUT = 8, 5, 4  # global batch 8 → 4 per rank

@@ -133,12 +133,12 @@ def test_folds_trained_together_train_as_if_alone(critic, atol):
 
 def test_critic_training_copies_to_the_host_only_at_evaluations():
     """The training step copies nothing from the device to the host (``tolist``, ``cpu``,
-    ``numpy``, counted by ``paradigms.profiling`` on the CPU); the evaluations do. Evaluating
+    ``numpy``, counted by ``measurement.profiling`` on the CPU); the evaluations do. Evaluating
     every 25 steps with patience 1, the folds stop at different evaluations (steps 50 and 125), so
     the pruned step runs too. A validation copies at most 3 read-out pieces, and there are at most
     (1 + 5) × 2 of them: ≤ 36 per call site, where one copy per step would give a site 125. (The
     optimizer's reads of its step counters are not device syncs: AdamW keeps them on the CPU.)"""
-    from paradigms.profiling import SYNC_METHODS, count_host_syncs
+    from paradigms.measurement.profiling import SYNC_METHODS, count_host_syncs
 
     x, y = gaussian_pairs(400, 0.5, seed=1, d=2)
     with count_host_syncs() as syncs:

@@ -1,4 +1,5 @@
-"""The training hot loop reads nothing back from the device (paradigms.profiling counts it).
+"""The training hot loop reads nothing back from the device (paradigms.measurement.profiling counts
+it).
 
 Between the step-0 evaluation and the last one, a step must not call ``item``/``float``/``bool``
 of a tensor, ``tolist``, ``cpu``, ``numpy``, ``nonzero`` or a boolean-mask index: on a GPU each
@@ -14,10 +15,11 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-import paradigms.train as train_module
+from paradigms.measurement.profiling import HostSyncs, count_host_syncs
 from paradigms.methods import METHODS
-from paradigms.profiling import HostSyncs, count_host_syncs
-from paradigms.train import TrainConfig, train
+from paradigms.training import loop
+from paradigms.training.config import TrainConfig
+from paradigms.training.loop import train
 
 torch.set_num_threads(1)
 
@@ -27,7 +29,7 @@ def counting_hot_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostSyncs]:
     """Count from the end of the step-0 evaluation on, pausing inside evaluations and checks."""
     counter = count_host_syncs()
     counter.pause()  # data loading and model building are not the hot loop
-    evaluate, check = train_module._Monitor.evaluate, train_module._LossLog.check
+    evaluate, check = loop._Monitor.evaluate, loop._LossLog.check
 
     def paused_evaluate(self, step, *args, **kwargs):
         counter.pause()
@@ -41,8 +43,8 @@ def counting_hot_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostSyncs]:
         counter.pause()
         return check(self, step)
 
-    monkeypatch.setattr(train_module._Monitor, "evaluate", paused_evaluate)
-    monkeypatch.setattr(train_module._LossLog, "check", paused_check)
+    monkeypatch.setattr(loop._Monitor, "evaluate", paused_evaluate)
+    monkeypatch.setattr(loop._LossLog, "check", paused_check)
     with counter:
         yield counter
 

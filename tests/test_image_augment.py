@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision.transforms.functional as TF
 
-from paradigms import image_augment as A
+from paradigms.data import image_augment as A
 
 # Two-sided 99.9 % normal quantile for binomial-proportion checks: a correct sampler fails one
 # such check with probability 1e-3.
@@ -134,7 +134,7 @@ def test_color_jitter_applies_each_samples_own_order_as_torchvision(channels):
 
 def test_color_jitter_computes_the_hue_once():
     """The hue rotation (its amax/amin) runs once per call, not once per pass."""
-    from paradigms.profiling import count_aten_ops
+    from paradigms.measurement.profiling import count_aten_ops
 
     n = 16
     order = torch.stack([torch.randperm(4, generator=_gen(i)) for i in range(n)])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from paradigms import image_data as D
+from paradigms.data import images as D
 
 FMNIST_PRESENT = (D.FASHION_MNIST_DIR / "train-labels-idx1-ubyte.gz").is_file()
 

@@ -19,11 +19,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from paradigms.checkpoint import CheckpointError, load_checkpoint, verify_checkpoint
 from paradigms.data import load_dataset
-from paradigms.image_data import FASHION_MNIST_DIR
+from paradigms.data.images import FASHION_MNIST_DIR
 from paradigms.methods import METHODS
-from paradigms.train import TrainConfig, build_method, config_from_recipe, train
+from paradigms.training.checkpoint import CheckpointError, load_checkpoint, verify_checkpoint
+from paradigms.training.config import TrainConfig, config_from_recipe
+from paradigms.training.loop import build_method, train
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +129,7 @@ def test_bad_input_is_a_clear_error(kwargs: dict, match: str) -> None:
 
 def test_batch_smaller_than_world_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """With 4 ranks a global batch of 2 leaves ranks empty: refused before any collective."""
-    from paradigms import distributed as D
+    from paradigms.training import distributed as D
 
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setattr(D, "init_distributed", lambda device: D.DistContext(0, 4, 0))
@@ -222,7 +223,8 @@ KILL_SCRIPT = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     from paradigms.methods import get_method
-    from paradigms.train import TrainConfig, train
+    from paradigms.training.config import TrainConfig
+    from paradigms.training.loop import train
     cls = get_method("byol")
     original = cls.after_step
     def after_step(self, progress):
@@ -294,7 +296,7 @@ def test_resume_refuses_another_configuration(tmp_path: Path) -> None:
 def test_fashion_mnist_real_files_train(tmp_path: Path) -> None:
     """The reader on the real files: 60000 + 10000 images of 1×28×28, 10 balanced classes (the
     data set's published layout: 6000 training images per class), and a short run on a subset."""
-    from paradigms.image_data import load_image_dataset
+    from paradigms.data.images import load_image_dataset
 
     train_set = load_image_dataset("fashion-mnist", None, "train")
     test_set = load_image_dataset("fashion-mnist", None, "test")

@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from paradigms.ablations import ABLATIONS, parse_ablations
-from paradigms.encoders import MLPEncoder, build_backbone, mlp_head
 from paradigms.methods import METHODS, get_method
-from paradigms.objectives import barlow_twins_loss, joint_only_loss, vicreg_loss
-from paradigms.sdmi import ema_momentum
+from paradigms.methods.ablations import ABLATIONS, parse_ablations
+from paradigms.methods.objectives import barlow_twins_loss, joint_only_loss, vicreg_loss
+from paradigms.methods.sdmi_base import ema_momentum
+from paradigms.networks import build_backbone
+from paradigms.networks.mlp import MLPEncoder, mlp_head
 
 torch.set_num_threads(1)
 DIM = 12
@@ -281,7 +282,7 @@ def test_a_no_op_ablation_is_refused() -> None:
         make("sdmi", "stop-grad", target_update="ema")
     with pytest.raises(ValueError, match=r"'alternating'.*target_update='copy'"):
         make("sdmi", "alternating", target_update="copy")
-    from paradigms.train import TrainConfig
+    from paradigms.training.config import TrainConfig
 
     with pytest.raises(ValueError, match=r"'stop-grad'.*target_update='ema'"):
         TrainConfig(method="sdmi", ablate="stop-grad", method_options={"target_update": "ema"})

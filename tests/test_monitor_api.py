@@ -16,8 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from paradigms.metric_logs import CSVMetricsLogger, TensorBoardMetricsLogger
-from paradigms.monitors import collect_metrics, monitor
+from paradigms.measurement.metric_logs import CSVMetricsLogger, TensorBoardMetricsLogger
+from paradigms.measurement.monitors import collect_metrics, monitor
 
 torch.set_num_threads(1)
 
@@ -133,7 +133,7 @@ def _fit(tmp_path: Path, module, steps: int = 6):
     import lightning.pytorch as pl
     from lightning.pytorch.loggers import CSVLogger
 
-    from paradigms.lightning_monitor import MonitorCallback
+    from paradigms.measurement.lightning_monitor import MonitorCallback
 
     a, b, y = _pairs(n=128)
     x = torch.from_numpy(np.random.default_rng(2).normal(size=(256, 16))).float()

@@ -1,4 +1,4 @@
-"""Training monitors (paradigms.monitors) on synthetic embeddings with known answers."""
+"""Training monitors (paradigms.measurement.monitors) on synthetic embeddings with known answers."""
 
 import math
 
@@ -9,7 +9,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.metrics import silhouette_score
 
 from estimators import bounds
-from paradigms import monitors as M
+from paradigms.measurement import monitors as M
 
 
 def _gaussian(n, d, seed, rank=None):

@@ -1,5 +1,5 @@
-"""SSL objectives (paradigms.objectives): published formulas on hand-computed cases, invariances,
-gradients, precision and bad input."""
+"""SSL objectives (paradigms.methods.objectives): published formulas on hand-computed cases,
+invariances, gradients, precision and bad input."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 
 from estimators import bounds
 from mitheory.surrogates import taylor_dv_surrogate
-from paradigms import objectives as O
+from paradigms.methods import objectives as O
 
 PAIR_LOSSES = [
     O.negative_cosine,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from paradigms import optim as O
+from paradigms.training import optim as O
 
 
 def _model() -> nn.Module:
@@ -133,9 +133,9 @@ def test_lars_clip_caps_the_layer_step_at_lr():
 
 def test_every_recipe_loads_and_builds():
     """Each JSON recipe names a known backbone, optimizer and augmentation and valid sizes."""
-    from paradigms.backbones import BACKBONES
-    from paradigms.image_augment import augmentation_recipe
-    from paradigms.recipes import list_recipes, load_recipe, optimizer_config
+    from paradigms.data.image_augment import augmentation_recipe
+    from paradigms.networks.images import BACKBONES
+    from paradigms.training.recipes import list_recipes, load_recipe, optimizer_config
 
     pairs = list_recipes()
     assert ("simclr", "cifar10") in pairs and ("byol", "fashion-mnist") in pairs
@@ -152,8 +152,8 @@ def test_every_recipe_loads_and_builds():
 
 def test_recipe_method_options_are_accepted_by_the_methods():
     methods = pytest.importorskip("paradigms.methods")
-    from paradigms.backbones import build_backbone
-    from paradigms.recipes import list_recipes, load_recipe
+    from paradigms.networks.images import build_backbone
+    from paradigms.training.recipes import list_recipes, load_recipe
 
     for method, data in list_recipes():
         recipe = load_recipe(method, data)

@@ -1,4 +1,5 @@
-"""Probes (paradigms.probes): separable data is classified, random labels sit at chance."""
+"""Probes (paradigms.measurement.probes, paradigms.training.online_probe): separable data is
+classified, random labels sit at chance."""
 
 import math
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from paradigms.probes import OnlineLinearProbe, knn_accuracy, linear_probe_accuracy
+from paradigms.measurement.probes import knn_accuracy, linear_probe_accuracy
+from paradigms.training.online_probe import OnlineLinearProbe
 
 
 def _blobs(n, d, n_classes, separation, seed):

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from paradigms.methods import get_method
-from paradigms.recipes import list_recipes, load_recipe
-from paradigms.train import config_from_recipe
+from paradigms.training.config import config_from_recipe
+from paradigms.training.recipes import list_recipes, load_recipe
 
 torch.set_num_threads(1)
 FEATURES = 512  # ResNet-18's feature width
@@ -254,7 +254,7 @@ def test_recipes_evaluate_once_per_epoch_with_the_linear_probe_at_the_end() -> N
 def test_warmup_starts_at_solo_learns_3e_5_and_reaches_the_lr() -> None:
     """Lightning-Bolts' LinearWarmupCosineAnnealingLR, which solo-learn uses: start + k·(lr −
     start)/(W − 1) during warm-up, then cosine to 0 over the remaining steps."""
-    from paradigms.optim import warmup_cosine_factor
+    from paradigms.training.optim import warmup_cosine_factor
 
     lr, start, warmup, total = 0.4, 3e-5, 10, 100
     for k in range(total + 1):
@@ -268,7 +268,7 @@ def test_warmup_starts_at_solo_learns_3e_5_and_reaches_the_lr() -> None:
 
 def test_mocov2_recipe_ends_its_momentum_at_0999() -> None:
     model = build("mocov2", "cifar10")
-    from paradigms.sdmi import ema_momentum
+    from paradigms.methods.sdmi_base import ema_momentum
 
     assert ema_momentum(model.tau_base, 1.0, model.tau_final) == pytest.approx(0.999)
     assert ema_momentum(model.tau_base, 0.0, model.tau_final) == pytest.approx(0.99)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-import paradigms.train as train_module
-from paradigms.sampling import EpochSampler
-from paradigms.train import TrainConfig, train
+from paradigms.data.sampling import EpochSampler
+from paradigms.training import loop
+from paradigms.training.config import TrainConfig
+from paradigms.training.loop import train
 
 
 def test_an_epoch_is_a_permutation_without_the_remainder() -> None:
@@ -63,7 +64,7 @@ def test_training_visits_every_row_once_per_epoch(monkeypatch: pytest.MonkeyPatc
         seen.append(rows.clone())
         return rows
 
-    monkeypatch.setattr(train_module.EpochSampler, "indices", spy)
+    monkeypatch.setattr(loop.EpochSampler, "indices", spy)
     config = TrainConfig(
         method="simclr", steps=16, batch_size=32, eval_every=16, eval_pairs=64, probe_train=64,
         progress=False, data_options={"n_train": 256, "n_test": 64},

@@ -1,4 +1,4 @@
-"""Token data (``paradigms.token_data``) and token encoders (``paradigms.token_encoders``)."""
+"""Token data (``paradigms.data.tokens``) and token encoders (``paradigms.networks.tokens``)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from paradigms.data import load_dataset
-from paradigms.methods import METHODS
-from paradigms.token_data import (
+from paradigms.data.tokens import (
     SequenceCrop,
     bag_class_mi,
     ball_latents,
     markov_sequences,
     paired_bags,
 )
-from paradigms.token_encoders import BagEncoder, PairEncoder, SequenceEncoder
-from paradigms.train import TrainConfig, train
+from paradigms.methods import METHODS
+from paradigms.networks.tokens import BagEncoder, PairEncoder, SequenceEncoder
+from paradigms.training.config import TrainConfig
+from paradigms.training.loop import train
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from mitheory.cli import main
-from paradigms.train import TrainConfig, train
+from paradigms.training.config import TrainConfig
+from paradigms.training.loop import train
 
 torch.set_num_threads(1)
 SMALL = {"n_train": 256, "n_test": 128}
@@ -104,12 +105,12 @@ def test_non_finite_loss_stops_cleanly(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_failing_monitor_stops_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Non-finite embeddings make the monitors raise; the run stops at once with the reason."""
-    from paradigms import train as train_module
+    from paradigms.training import loop
 
     def broken(*args, **kwargs):
         raise ValueError("z_a contains NaN or infinite values; expected finite embeddings")
 
-    monkeypatch.setattr(train_module, "collect_metrics", broken)
+    monkeypatch.setattr(loop, "collect_metrics", broken)
     summary = train(small_config(tmp_path))
     assert summary["status"] == "stopped" and summary["steps_done"] == 0
     assert summary["reason"].startswith("monitors failed at step 0: z_a contains NaN")
@@ -189,7 +190,8 @@ def test_cli_train_diverging_run_stops_with_one_line(
 
 
 def test_on_eval_hook_sees_the_held_out_views_at_every_evaluation():
-    from paradigms.train import TrainConfig, train
+    from paradigms.training.config import TrainConfig
+    from paradigms.training.loop import train
 
     seen = []
 
@@ -290,16 +292,16 @@ def test_collapse_at_initialization_is_reported(
     warns when a run starts out collapsed (a random-init CNN can: RankMe 1.5 on Fashion-MNIST)."""
     summary = train(small_config(tmp_path / "a", steps=2, eval_every=2))
     initial = summary["initial"]
-    from paradigms.monitors import is_collapsed
+    from paradigms.measurement.monitors import is_collapsed
 
     dim = initial["embedding_dim"]
     expected = is_collapsed(initial["embed_std"], initial["effective_rank"], dim)
     assert summary["collapsed_at_init"] is expected is False
-    from paradigms import train as train_module
+    from paradigms.training import cli
 
     collapsed_start = {**summary, "collapsed_at_init": True,
                        "initial": {**initial, "effective_rank": 1.5}}  # fmt: skip
-    monkeypatch.setattr(train_module, "train", lambda config: collapsed_start)
+    monkeypatch.setattr(cli, "train", lambda config: collapsed_start)
     assert main(["train", "--method", "jmi", "--steps", "2", "--out", str(tmp_path / "b"),
                  "--no-progress"]) == 0  # fmt: skip
     note = "collapsed already at random initialization (effective rank 1.5"

@@ -10,7 +10,7 @@ on labelled training images, scored on a held-out subset drawn per seed.
 Pass rule (``p6_fashion_mnist.verdict``), per method over S = 3 seeds with paired gains
 d_s = acc_trained − acc_random: mean(d) > 3·sd(d)/√S (three standard errors of the mean gain; the
 seed spread includes the test-subset noise), every d_s > 0, and no run collapsed
-(``paradigms.monitors.is_collapsed``).
+(``paradigms.measurement.monitors.is_collapsed``).
 
 - Default suite: VICReg only, 300 steps on a 5000-image subset (``QUICK``, probe on 1000 labels,
   tested on 1000); about 65 s per seed on one free core. Measured (seeds 0–2): gains 0.042,
@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from paradigms.image_data import FASHION_MNIST_DIR
+from paradigms.data.images import FASHION_MNIST_DIR
 from paradigms.methods import METHODS
-from paradigms.train import train
+from paradigms.training.loop import train
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.skipif(

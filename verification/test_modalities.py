@@ -70,7 +70,7 @@ def test_P8_rule_on_runs_built_to_pass_and_to_break_it() -> None:
 
 def test_P8_plan_trains_every_registry_method() -> None:
     from paradigms.methods import METHODS
-    from paradigms.train import TrainConfig
+    from paradigms.training.config import TrainConfig
 
     keys = md.plan(md.budget()).values()
     assert {k[0] for k in keys} == set(METHODS)
@@ -81,7 +81,7 @@ def test_P8_plan_trains_every_registry_method() -> None:
 def test_two_modality_jmi_rises_below_the_exact_mi_and_collapses_without_marginal() -> None:
     """Real runs (paired-bags, 150 steps): the P2 rule holds for JMI and fails for JMI without
     its marginal term, and no held-out estimate exceeds the exact I(X_A; X_B) by 3 SE."""
-    from paradigms.token_data import paired_bags
+    from paradigms.data.tokens import paired_bags
 
     def run(ablate: str) -> dict:
         return tr.train_run(("jmi", ablate, (), md.STEPS, "mi-quick"), 0, data="paired-bags",

@@ -323,7 +323,7 @@ def report_sections(quick: bool, seed: int, out: Path,
     """P8's section (full report only; the quick report says so)."""
     if quick:
         return []
-    from paradigms.token_data import paired_bags
+    from paradigms.data.tokens import paired_bags
 
     runs = collect(budget(), seed, progress=progress)
     true_mi = paired_bags(seed=seed).true_mi

@@ -5,7 +5,7 @@ E-step ascends the joint term J of DV = J − M through q, and q keeps θ away f
 solutions that J alone rewards (T7). This experiment measures that surrogate instead of inferring
 it from "no collapse".
 
-**Runs.** The P1–P4 runs of ``mitheory.claims.training`` (``paradigms.train`` on the synthetic
+**Runs.** The P1–P4 runs of ``mitheory.claims.training`` (``paradigms.training`` on the synthetic
 Gaussian mixture, one horizon) carry this family's probe, and P7 adds runs of canonical ``sdmi``
 with ``--ablate marginal`` for each M-step (copy, EMA, gradient) and a predictor of controlled
 capacity: none (identity), linear of rank r (``pred_rank``: q = U Vᵀ on the 64-dimensional
@@ -151,13 +151,13 @@ def surrogate_probe(m: Any, x_a: Any, x_b: Any) -> dict[str, float]:
     """J, DV, M̂ = J − DV and the alignment cos(∇_θ J, ∇_θ DV) on held-out views (nats).
 
     ``m`` is an SDMI method. Both objectives are the symmetrised training critic
-    (``paradigms.objectives``: ``joint_only_loss`` and ``dv_loss`` at τ = 0.1, negated) with the
-    target under stop-gradient; the gradients come from ``torch.autograd.grad`` (no ``.grad`` is
+    (``paradigms.methods.objectives``: ``joint_only_loss`` and ``dv_loss`` at τ = 0.1, negated) with
+    the target under stop-gradient; the gradients come from ``torch.autograd.grad`` (no ``.grad`` is
     touched, and the model is in eval mode during evaluations), so the run is unchanged.
     """
     import torch
 
-    from paradigms.objectives import dv_loss, joint_only_loss
+    from paradigms.methods.objectives import dv_loss, joint_only_loss
 
     params = [p for p in m.online_params() if p.requires_grad]
     with torch.enable_grad():
@@ -177,8 +177,8 @@ def surrogate_probe(m: Any, x_a: Any, x_b: Any) -> dict[str, float]:
 
 def final_embeddings(m: Any, x_a: Any, x_b: Any) -> dict[str, float]:
     """RankMe of z and p, and the cos-DV of the target embeddings (no predictor) at the end."""
-    from paradigms.monitors import effective_rank
-    from paradigms.objectives import dv_loss
+    from paradigms.measurement.monitors import effective_rank
+    from paradigms.methods.objectives import dv_loss
 
     z_a, z_b = m.target(x_a), m.target(x_b)
     dv_z = -0.5 * (dv_loss(z_a, z_b, TEMPERATURE) + dv_loss(z_b, z_a, TEMPERATURE))

@@ -1,7 +1,7 @@
 """The experiments behind the training claims P1–P5 (CLAIMS.md), from short runs in the report.
 
-Every run is ``paradigms.train.train`` on the synthetic Gaussian mixture with ``TrainConfig``
-defaults (AdamW, lr 5e-3, batch 128, MLP backbone), one horizon for every P1–P4 run
+Every run is ``paradigms.training.loop.train`` on the synthetic Gaussian mixture with
+``TrainConfig`` defaults (AdamW, lr 5e-3, batch 128, MLP backbone), one horizon for every P1–P4 run
 (``ParadigmBudget.steps``), monitors on 512 fixed held-out pairs.
 
 - **Held-out MI** (P1, P2, P5): at each evaluation a fresh critic from ``estimators`` (InfoNCE,
@@ -17,9 +17,10 @@ defaults (AdamW, lr 5e-3, batch 128, MLP backbone), one horizon for every P1–P
   consecutive evaluations beyond 3 SE (SE from the intervals, combined in quadrature). Spearman
   ρ against step is reported, not required: the held-out MI rises in the first ~60 steps and
   then plateaus, and on a plateau ρ only ranks noise (measured: ρ = 0.6 with a 2.2-nat gain).
-- **Healthy** (P3, P4): not ``collapsed`` (``paradigms.monitors.is_collapsed``), RankMe ≥ 5 and
-  final cos-DV MI ≥ 1 nat; **complete collapse**: RankMe ≤ 2, embed_std < ¼·(1/√d) and
-  ``collapsed``. A run that is not healthy counts as collapsed in the P3 table.
+- **Healthy** (P3, P4): not ``collapsed`` (``paradigms.measurement.monitors.is_collapsed``),
+  RankMe ≥ 5 and final cos-DV MI ≥ 1 nat; **complete collapse**: RankMe ≤ 2,
+  embed_std < ¼·(1/√d) and ``collapsed``. A run that is not healthy counts as collapsed in the P3
+  table.
 - **P3**: the theory's prediction per arm (M-step × predictor × marginal, stop-gradient on) is
   "healthy iff marginal term on or predictor on"; the verdict counts arms whose every seed
   matches. The target's distance travelled ‖ξ_T − ξ_0‖/‖ξ_0‖ is recorded per arm.
@@ -129,10 +130,11 @@ def held_out_mi(z_a: Any, z_b: Any, seed: int,
 
 
 def train_run(key: RunKey, seed: int, data: str = "gaussian-mixture", evals: int = EVALS) -> Run:
-    """One ``paradigms.train`` run on the data set ``data`` (its own encoder) with ``evals``
+    """One ``paradigms.training`` run on the data set ``data`` (its own encoder) with ``evals``
     evaluations after step 0 and the tracking that ``key`` asks for."""
 
-    from paradigms.train import TrainConfig, train
+    from paradigms.training.config import TrainConfig
+    from paradigms.training.loop import train
 
     method, ablate, options, steps, track = key
     tracks = set(track.split(",")) - {""}
@@ -690,7 +692,7 @@ def paradigm_section(
         mi = ", ".join(f"{s['mi_cosdv']:.2f}" for s in ss)
         ok = ", ".join("yes" if healthy(s) else "no" for s in ss)
         p4_rows.append(f"| {name} | {rank} | {spread} | {mi} | {ok} |")
-    md = f"""Training runs on the synthetic Gaussian mixture (`paradigms.train`, MLP backbone,
+    md = f"""Training runs on the synthetic Gaussian mixture (`paradigms.training`, MLP backbone,
 `TrainConfig` defaults: AdamW, lr 5·10⁻³, batch 128), seeds {seeds}, **{b.steps} steps for every
 run** (one horizon: long enough for complete collapse and for the EMA target to move), 6
 evaluations. Rules: `mitheory/claims/training.py` (module docstring); the register: `CLAIMS.md`.

@@ -1,15 +1,19 @@
-"""The method registry: command-line name → method class (DESIGN.md §5).
+"""The methods layer: the method registry, command-line name → method class (DESIGN.md §5).
 
 SDMI (online/target branches, alternating E/M updates): ``sdmi``, ``simsiam``, ``byol``,
 ``mocov2``, ``mocov3``. JMI (one shared encoder, joint gradients): ``jmi``, ``jmi-taylor``,
 ``simclr``, ``barlow``, ``vicreg``. Every class takes ``(backbone, feature_dim, *, ablate=...,
 **hyperparameters)``; each file states its defaults and their source.
+
+Below the method files: ``base`` (what the training loop needs from every method), the paradigm
+bases ``sdmi_base`` and ``jmi_base``, the losses (``objectives``) and the ``--ablate`` switches
+(``ablations``).
 """
 
 from __future__ import annotations
 
-from paradigms.base import SSLMethod
 from paradigms.methods.barlow import BarlowTwins
+from paradigms.methods.base import SSLMethod
 from paradigms.methods.byol import BYOL
 from paradigms.methods.jmi import JMI, JMITaylor
 from paradigms.methods.mocov2 import MoCoV2

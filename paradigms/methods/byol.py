@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from paradigms.encoders import mlp_head
-from paradigms.objectives import negative_cosine
-from paradigms.sdmi import SDMIMethod
+from paradigms.methods.objectives import negative_cosine
+from paradigms.methods.sdmi_base import SDMIMethod
+from paradigms.networks.mlp import mlp_head
 
 
 class BYOL(SDMIMethod):

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from mitheory.surrogates import standardize
-from paradigms.encoders import mlp_head
-from paradigms.jmi import JMIMethod
-from paradigms.objectives import dv_loss, joint_only_loss, taylor_dv_loss
+from paradigms.methods.jmi_base import JMIMethod
+from paradigms.methods.objectives import dv_loss, joint_only_loss, taylor_dv_loss
+from paradigms.networks.mlp import mlp_head
 
 
 class JMI(JMIMethod):

@@ -27,9 +27,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from paradigms.encoders import mlp_head
-from paradigms.objectives import dv_loss, joint_only_loss
-from paradigms.sdmi import SDMIMethod
+from paradigms.methods.objectives import dv_loss, joint_only_loss
+from paradigms.methods.sdmi_base import SDMIMethod
+from paradigms.networks.mlp import mlp_head
 
 
 class SDMI(SDMIMethod):

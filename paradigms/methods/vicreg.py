@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from paradigms.encoders import mlp_head
-from paradigms.jmi import JMIMethod
-from paradigms.objectives import vicreg_loss
+from paradigms.methods.jmi_base import JMIMethod
+from paradigms.methods.objectives import vicreg_loss
+from paradigms.networks.mlp import mlp_head
 
 
 class VICReg(JMIMethod):

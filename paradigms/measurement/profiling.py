@@ -42,7 +42,7 @@ SYNC_OPS = frozenset(
 )
 #: tensor methods that copy to the host (on the CPU they dispatch no aten op)
 SYNC_METHODS = frozenset({"tolist", "cpu", "numpy"})
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]  # the project: paradigms/measurement/profiling.py
 
 
 def _caller() -> str:

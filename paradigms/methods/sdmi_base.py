@@ -12,7 +12,8 @@ One training step is a block-coordinate update of L(θ, ξ) = ½[ℓ(p_a, z_b) +
                   (canonical SDMI prototype).
 
 Predictor capacity: the method's MLP (``pred_hidden_dim`` sets its width) or, with ``pred_rank``
-= r, the linear map q(h) = U Vᵀ h of rank ≤ r (``encoders.low_rank_linear``; claim P7 sweeps it).
+= r, the linear map q(h) = U Vᵀ h of rank ≤ r (``networks.mlp.low_rank_linear``; claim P7 sweeps
+it).
 
 Ablations: ``predictor`` replaces q_θ by the identity; ``stop-grad`` lets the E-step gradient flow
 into the target branch as well (for ``copy`` that is the full gradient through both views; for
@@ -34,8 +35,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from paradigms.base import SSLMethod, UpdateBlock
-from paradigms.encoders import low_rank_linear
+from paradigms.methods.base import SSLMethod, UpdateBlock
+from paradigms.networks.mlp import low_rank_linear
 
 TARGET_UPDATES = ("copy", "ema", "gradient")
 

@@ -1,9 +1,9 @@
 """Training recipes: one small JSON file per method and dataset (``<method>-<data>.json``).
 
-Fields: ``method``, ``data``, ``backbone`` + ``backbone_options`` (:func:`paradigms.backbones.
+Fields: ``method``, ``data``, ``backbone`` + ``backbone_options`` (:func:`paradigms.networks.
 build_backbone`), ``batch_size``, a budget (``epochs`` + ``warmup_epochs``, or ``steps`` +
-``warmup_steps``), ``optimizer`` (the fields of :class:`paradigms.optim.OptimizerConfig`),
-``augmentation`` (``recipe`` and ``crop_size`` of :func:`paradigms.image_augment.
+``warmup_steps``), ``optimizer`` (the fields of :class:`paradigms.training.optim.OptimizerConfig`),
+``augmentation`` (``recipe`` and ``crop_size`` of :func:`paradigms.data.image_augment.
 augmentation_recipe`), ``method_options`` (keyword arguments of the method class),
 ``sync_batchnorm``, ``source`` (where the numbers come from), optional ``classifier_lr`` (the
 online linear probe's learning rate), optional ``warmup_start_lr`` and optional ``notes`` (known
@@ -18,7 +18,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from paradigms.optim import OptimizerConfig
+from paradigms.training.optim import OptimizerConfig
 
 _REQUIRED = (
     "method", "data", "backbone", "backbone_options", "batch_size", "optimizer", "augmentation",

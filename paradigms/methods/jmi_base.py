@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from paradigms.base import SSLMethod, UpdateBlock
+from paradigms.methods.base import SSLMethod, UpdateBlock
 
 
 class JMIMethod(SSLMethod):

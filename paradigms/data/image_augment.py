@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from paradigms.image_data import check_image_batch
+from paradigms.data.types import check_image_batch
 
 GREY_WEIGHTS = (0.2989, 0.587, 0.114)  # luma weights of torchvision's rgb_to_grayscale
 RECIPES = ("simclr", "byol", "crop-flip")

@@ -1,71 +1,17 @@
-"""Data for SDMI/JMI training: samples, labels for probes, and the augmentation making two views.
+"""Vector data: the ``gaussian-mixture`` data set and the augmentation of vector samples.
 
-A data set is an :class:`SSLData`: train and held-out tensors with class labels, and an
-``augment(x, generator, rows=None)`` that draws one random view of a batch (with ``rows``, the
-rows of that view only — the draws of the whole batch are still made, so a rank of a distributed
-run gets its shard of the single-process views bit for bit). Two independent calls give the two
-views x_a, x_b of DESIGN.md §3 (``augment_b``, when set, draws view B from its own
-distribution), so I(X_A; X_B) > 0 comes only from the shared sample.
-
-``markov-sequences`` and ``paired-bags`` (token sequences; a continuous view paired with a bag of
-tokens, with exact I(X_A; X_B)) come from ``paradigms.token_data``.
-
-``gaussian-mixture`` (built here) has ground-truth structure: K clusters in a low-dimensional latent
-space pushed through a fixed random nonlinear map to a higher dimension. Every other name is
-dispatched lazily to ``paradigms.image_data``: its ``IMAGE_DATASETS`` (plus ``imagefolder:PATH``)
-are served by ``image_data.load_ssl_data(name, *, seed, **kwargs) -> SSLData``.
+``gaussian-mixture`` has ground-truth structure: K clusters in a low-dimensional latent space
+pushed through a fixed random nonlinear map to a higher dimension (:func:`gaussian_mixture`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
-
-@dataclass(frozen=True)
-class SSLData:
-    """Samples [n, *input_shape] with integer labels [n], split into train and held-out parts."""
-
-    name: str
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    num_classes: int
-    augment: Callable[..., torch.Tensor]  # augment(x, generator, rows=None)
-    augment_b: Callable[..., torch.Tensor] | None = None
-    #: the modality's default backbone, (name, options) for ``encoders.build_backbone``; None:
-    #: by input shape (``smallcnn`` for images, ``mlp`` for vectors)
-    encoder: tuple[str, dict[str, Any]] | None = None
-    #: I(X_A; X_B) of the two views in nats, where the generator knows it exactly
-    true_mi: float | None = None
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.train_x.shape[1:])
-
-    def views(
-        self, x: torch.Tensor, generator: torch.Generator, rows: slice | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two independently augmented views of the batch ``x``: ``augment`` makes view A and
-        ``augment_b`` view B (``augment`` again when None; BYOL's recipe has asymmetric views).
-        With ``rows``, only those rows of both views (``views(x, g)`` sliced, computed for less)."""
-        second = self.augment_b if self.augment_b is not None else self.augment
-        return self.augment(x, generator, rows), second(x, generator, rows)
-
-    def to(self, device: torch.device | str) -> SSLData:
-        """The same data with every tensor on ``device`` (kept there: no per-step host copies)."""
-        return replace(
-            self,
-            train_x=self.train_x.to(device),
-            train_y=self.train_y.to(device),
-            test_x=self.test_x.to(device),
-            test_y=self.test_y.to(device),
-        )
+from paradigms.data.types import SSLData
 
 
 @dataclass(frozen=True)
@@ -168,33 +114,3 @@ def gaussian_mixture(
         num_classes=n_clusters,
         augment=augmentation if augmentation is not None else VectorAugmentation(),
     )
-
-
-def load_dataset(name: str, *, seed: int = 0, **kwargs: object) -> SSLData:
-    """Data set by its command-line name (DESIGN.md §5).
-
-    ``gaussian-mixture`` takes the keyword arguments of :func:`gaussian_mixture`, the token data
-    sets those of their generators (``paradigms.token_data``); image names
-    (``fashion-mnist``, ``digits``, ``cifar10``, ``cifar100``, ``fake``, ``imagefolder:PATH``, …)
-    go to ``paradigms.image_data``.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"data set name must be a str, got {type(name).__name__}")
-    if name == "gaussian-mixture":
-        return gaussian_mixture(seed=seed, **kwargs)  # type: ignore[arg-type]
-    from paradigms import token_data
-
-    if name in token_data.TOKEN_DATASETS:
-        return token_data.load_token_data(name, seed=seed, **kwargs)
-    from paradigms import image_data
-
-    image_names = tuple(image_data.IMAGE_DATASETS)
-    if name in image_names or name.startswith("imagefolder:"):
-        loader = getattr(image_data, "load_ssl_data", None)
-        if loader is None:
-            raise ValueError(
-                f"data set {name!r} is an image data set; training on images is not wired up yet"
-            )
-        return loader(name, seed=seed, **kwargs)
-    known = ", ".join(("gaussian-mixture", *token_data.TOKEN_DATASETS, *image_names))
-    raise ValueError(f"unknown data set {name!r}; expected one of: {known}")

@@ -1,18 +1,12 @@
-"""Backbones (the encoder f) and the projector / predictor heads the methods put on top.
+"""MLPs: the vector backbone (``mlp``) and the projector / predictor heads the methods put on top.
 
-A backbone maps a batch [N, *input_shape] to features [N, feature_dim]; linear probes read these.
 Heads are MLPs whose batch-norm placement follows the papers (see :func:`mlp_head`).
-Image backbones (``smallcnn``, ``resnet18``, ``resnet50``) come from ``paradigms.backbones``,
-imported only when asked for (``build_backbone(name, in_channels=C, **kwargs) -> (module, dim)``);
-token backbones (``seqcnn``, ``bag``, ``pair``) from ``paradigms.token_encoders``.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-IMAGE_BACKBONES = ("smallcnn", "resnet18", "resnet50")
 
 
 class MLPEncoder(nn.Module):
@@ -90,32 +84,3 @@ def low_rank_linear(dim: int, rank: int) -> nn.Sequential:
     an SDMI predictor of controlled capacity (``rank = dim`` is a full linear predictor, as in
     Tian et al. 2021's DirectPred analysis). Both factors keep PyTorch's Linear initialisation."""
     return nn.Sequential(nn.Linear(dim, rank, bias=False), nn.Linear(rank, dim, bias=False))
-
-
-def build_backbone(
-    name: str, *, input_shape: tuple[int, ...], **kwargs: object
-) -> tuple[nn.Module, int]:
-    """Backbone by name and its feature dimension. ``mlp`` takes ``hidden_dim`` and ``depth``;
-    the token backbones take their vocabulary and sizes (the token data sets supply them)."""
-    if name == "mlp":
-        if len(input_shape) != 1:
-            raise ValueError(
-                f"backbone 'mlp' needs flat inputs [N, D], got input shape {tuple(input_shape)}; "
-                f"use an image backbone ({', '.join(IMAGE_BACKBONES)})"
-            )
-        encoder = MLPEncoder(int(input_shape[0]), **kwargs)  # type: ignore[arg-type]
-        return encoder, encoder.output_dim
-    if name in IMAGE_BACKBONES:
-        from paradigms import backbones
-
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"backbone {name!r} needs images [N, C, H, W], got input shape {tuple(input_shape)}"
-            )
-        return backbones.build_backbone(name, in_channels=int(input_shape[0]), **kwargs)
-    from paradigms import token_encoders
-
-    if name in token_encoders.TOKEN_BACKBONES:
-        return token_encoders.build_token_backbone(name, **kwargs)
-    known = ", ".join(("mlp", *IMAGE_BACKBONES, *token_encoders.TOKEN_BACKBONES))
-    raise ValueError(f"unknown backbone {name!r}; expected one of: {known}")

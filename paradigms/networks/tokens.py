@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from paradigms.encoders import MLPEncoder
+from paradigms.networks.mlp import MLPEncoder
 
 TOKEN_BACKBONES = ("seqcnn", "bag", "pair")
 

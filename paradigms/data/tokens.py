@@ -9,7 +9,7 @@ nearest-centroid rule reads the class from bigram counts, hardly from unigram co
 tests). Views (:class:`SequenceCrop`): a random contiguous crop, then each token masked
 (replaced by the id ``vocab``) with probability ``mask_prob``, the crop-and-mask augmentations
 of sequence SSL. The encoder is ``seqcnn``
-(``paradigms.token_encoders``) over ``vocab + 1`` ids.
+(:mod:`paradigms.networks.tokens`) over ``vocab + 1`` ids.
 
 ``paired-bags`` (:func:`paired_bags`): two modalities of one latent class c (uniform on K), with
 asymmetric encoders (``pair``: an MLP for view A, an EmbeddingBag for view B).
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from scipy.special import gammaln, logsumexp
 
-from paradigms.data import SSLData
+from paradigms.data.types import SSLData
 
 TOKEN_DATASETS = ("markov-sequences", "paired-bags")
 

@@ -2,9 +2,10 @@
 
 One entry point, :func:`load_image_dataset`. Data that fits in memory comes back as
 :class:`ImageTensors` (uint8 images [N, C, H, W] and int64 labels [N]) so a training loop can move
-it to the GPU once and augment there (:mod:`paradigms.image_augment`); image folders (TinyImageNet,
-ImageNet-100, any ``class/xxx.jpg`` tree) come back as an :class:`ImageFolderDataset` for a
-``DataLoader``.
+it to the GPU once and augment there (:mod:`paradigms.data.image_augment`); image folders
+(TinyImageNet, ImageNet-100, any ``class/xxx.jpg`` tree) come back as an
+:class:`ImageFolderDataset` for a ``DataLoader``. :func:`load_ssl_data` makes a data set of them
+for training.
 
 Names: ``fashion-mnist``, ``cifar10``, ``cifar100``, ``digits``, ``fake``, ``tinyimagenet``,
 ``imagenet100`` and ``imagefolder:PATH``.
@@ -32,6 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from paradigms.data.image_augment import AugmentConfig, augment, augmentation_recipe, to_float
+from paradigms.data.types import SSLData, check_image_batch
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_DATASETS = (
@@ -108,26 +112,6 @@ class ImageTensors:
         return ImageTensors(
             self.images.to(device), self.labels.to(device), self.num_classes, self.name
         )
-
-
-def check_image_batch(images: object, what: str = "images") -> torch.Tensor:
-    """Check that ``images`` is a tensor [N, C, H, W] with C in {1, 3} and H, W ≥ 2; return it."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{what} must be a torch tensor [N, C, H, W], got {type(images).__name__}")
-    if images.ndim != 4:
-        raise ValueError(
-            f"{what} must have shape [N, C, H, W] (4 dimensions), got shape {tuple(images.shape)}"
-        )
-    if images.shape[1] not in (1, 3):
-        raise ValueError(
-            f"{what} must have 1 (grey) or 3 (RGB) channels in dimension 1 ([N, C, H, W]), "
-            f"got shape {tuple(images.shape)}; channels-last arrays [N, H, W, C] must be permuted"
-        )
-    if images.shape[2] < 2 or images.shape[3] < 2:
-        raise ValueError(f"{what} must be at least 2×2 pixels, got shape {tuple(images.shape)}")
-    if images.dtype != torch.uint8 and not images.is_floating_point():
-        raise TypeError(f"{what} must be uint8 (0–255) or floating (0–1), got dtype {images.dtype}")
-    return images
 
 
 # ----------------------------------------------------------------------------- IDX (Fashion-MNIST)
@@ -492,17 +476,15 @@ def _fake_shape(image_size: object) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class ImageViewAugmentation:
-    """``augment(x, generator, rows)`` for :class:`paradigms.data.SSLData`: one batched random
-    view (of ``rows`` only, when given; see :func:`paradigms.image_augment.augment`)."""
+    """``augment(x, generator, rows)`` for :class:`paradigms.data.types.SSLData`: one batched
+    random view (of ``rows`` only, when given; see :func:`paradigms.data.image_augment.augment`)."""
 
-    config: object  # paradigms.image_augment.AugmentConfig (kept untyped: lazy import)
+    config: AugmentConfig
 
     def __call__(
         self, x: torch.Tensor, generator: torch.Generator, rows: slice | None = None
     ) -> torch.Tensor:
-        from paradigms.image_augment import augment
-
-        return augment(x, self.config, generator, rows)  # type: ignore[arg-type]
+        return augment(x, self.config, generator, rows)
 
 
 def load_ssl_data(
@@ -517,11 +499,11 @@ def load_ssl_data(
     image_size: int | None = None,
     blur: bool | None = None,
     size: int | None = None,
-) -> object:
-    """An image data set as ``paradigms.data.SSLData`` (the training loop's data type).
+) -> SSLData:
+    """An image data set as :class:`paradigms.data.types.SSLData` (the training loop's data type).
 
     Images are float32 in [0, 1], [N, C, H, W]; ``augment`` / ``augment_b`` are the two views of
-    the named augmentation recipe (:func:`paradigms.image_augment.augmentation_recipe`;
+    the named augmentation recipe (:func:`paradigms.data.image_augment.augmentation_recipe`;
     ``augment_b`` is None when both views share one configuration) with output ``crop_size``
     (default: the image size).
     ``n_train`` / ``n_test`` keep a seeded random subset; ``size`` is FakeData's number of images
@@ -529,9 +511,6 @@ def load_ssl_data(
     ``image_size`` (default 64): meant for small folders; big ones need a ``DataLoader`` over
     :class:`ImageFolderDataset`.
     """
-    from paradigms.data import SSLData
-    from paradigms.image_augment import augmentation_recipe, to_float
-
     parts = []
     for split, limit in (("train", n_train), ("test", n_test)):
         ds = load_image_dataset(

@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from paradigms.ablations import check_applicable
+from paradigms.methods.ablations import check_applicable
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class SSLMethod(nn.Module):
     def embed_pair(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(z_a, z_b) whose MI the monitors track: view A through the online branch, view B
         through the target branch (the same network for JMI). The collapse monitors read z_b
-        (``paradigms.monitors.collect_metrics``)."""
+        (``paradigms.measurement.monitors.collect_metrics``)."""
         raise NotImplementedError
 
     def update_blocks(self) -> list[UpdateBlock]:
