@@ -3,6 +3,12 @@
     config = TrainConfig(method="sdmi", steps=300, out="runs/sdmi")
     summary = train(config)
 
+A run, in the order of :func:`train`'s steps: set up (data, model, optimizers and schedules, the
+online probe, the monitors' held-out pairs, checkpoints: :func:`_setup`), resume from the newest
+checkpoint (:func:`_resume`), then per step one update (:func:`_train_step`), the evaluation when
+one is due (:func:`_evaluate`) and the checkpoint when one is due (:func:`_save_checkpoint`), and
+at the end the summary (:func:`_finish`).
+
 One step: take the step's batch (each epoch a permutation of the training set,
 :mod:`paradigms.data.sampling`), make two augmented views, run the method's update blocks in order
 (each zero_grad → loss → backward → step with its own optimizer and learning-rate schedule), then
@@ -56,9 +62,9 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from scipy import stats
@@ -72,7 +78,7 @@ from paradigms.data.sampling import EpochSampler
 from paradigms.measurement.monitors import collect_metrics, is_collapsed
 from paradigms.measurement.probes import knn_accuracy, linear_probe_accuracy
 from paradigms.methods import get_method
-from paradigms.methods.base import SSLMethod
+from paradigms.methods.base import SSLMethod, UpdateBlock
 from paradigms.networks import build_backbone
 from paradigms.training import distributed as dist_utils
 from paradigms.training.checkpoint import (
@@ -175,7 +181,7 @@ class _LossLog:
 
     ``add`` is called for every block's loss and reads nothing back; ``check`` (at evaluations and
     checkpoints, the only host read) raises :class:`_Stop` naming the step and block of the first
-    non-finite loss and otherwise returns the step; ``pop_mean`` returns and resets the mean loss
+    non-finite loss; ``pop_mean`` returns and resets the mean loss
     of the first block since the last evaluation.
     """
 
@@ -194,7 +200,8 @@ class _LossLog:
             self.total = self.total + loss
             self.count += 1
 
-    def check(self, step: int) -> int:
+    def check(self, step: int) -> None:
+        """Raise :class:`_Stop` if a loss up to ``step`` was not finite."""
         code = int(self.first_bad)
         if code:
             bad_step, block = divmod(code - 1, len(self.blocks))
@@ -202,7 +209,6 @@ class _LossLog:
                 f"non-finite loss at step {bad_step}, block {self.blocks[block]!r}",
                 steps_done=bad_step - 1,
             )
-        return step
 
     def pop_mean(self) -> float:
         mean = float(self.total) / max(1, self.count)
@@ -371,99 +377,67 @@ def train(config: TrainConfig, on_eval: EvalHook | None = None) -> dict[str, Any
             dist_utils.cleanup()
 
 
+@dataclass
+class _Run:
+    """What the steps of one run share: built by :func:`_setup`, then advanced step by step."""
+
+    config: TrainConfig
+    ctx: dist_utils.DistContext
+    data: SSLData
+    method: SSLMethod
+    blocks: list[UpdateBlock]
+    optimizers: list[torch.optim.Optimizer]
+    schedulers: list[torch.optim.lr_scheduler.LRScheduler]
+    #: the online linear probe and its schedule (None: no online probe)
+    probe: OnlineLinearProbe | None
+    probe_scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    tap: _BackboneTap
+    reducer: dist_utils.GradientReducer | None
+    monitor: _Monitor
+    generator: torch.Generator
+    sampler: EpochSampler
+    #: the rows of the views this rank computes (None: one process, all rows)
+    shard: slice | None
+    channels_last: bool
+    autocast: contextlib.AbstractContextManager[Any]
+    losses: _LossLog
+    #: the run's folder, where this process writes (None: it writes nothing)
+    writes_to: Path | None
+    manager: CheckpointManager | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    metrics_file: IO[str] | None = None
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint saves, by slot (the keyword arguments of ``CheckpointManager.save``
+        and ``restore_checkpoint``)."""
+        optimizers: dict[str, Any] = {f"block{i}": opt for i, opt in enumerate(self.optimizers)}
+        schedulers: dict[str, Any] = {f"block{i}": s for i, s in enumerate(self.schedulers)}
+        if self.probe is not None:
+            optimizers.update(probe=self.probe, probe_optimizer=self.probe.optimizer)
+            schedulers.update(probe=self.probe_scheduler)
+        return {
+            "model": self.method,
+            "optimizer": _StateBundle(optimizers),
+            "scheduler": _StateBundle(schedulers),
+            "generators": {"data": self.generator},
+        }
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Keep one evaluation's record and append it to ``metrics.jsonl``."""
+        self.history.append(record)
+        if self.metrics_file is not None:
+            self.metrics_file.write(json.dumps(record, allow_nan=False) + "\n")
+            self.metrics_file.flush()
+
+
 def _train(
     config: TrainConfig, ctx: dist_utils.DistContext, start: float, on_eval: EvalHook | None
 ) -> dict[str, Any]:
-    device = ctx.device
-    local_batch = dist_utils.check_batch_size(config.batch_size, ctx.world_size)
-    shard = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
-    data = load_dataset(config.data, seed=config.seed, **config.data_options).to(device)
-    images = len(data.input_shape) == 3
-    method = build_method(config, data)
-    names = _prepare_model(method, config, ctx, images)
-    channels_last = images and _auto(config.channels_last, device)
-    amp = _auto(config.amp, device)
-    method.train()
-    tap = _BackboneTap(method, names, gather=ctx.is_distributed)
-    reducer = dist_utils.GradientReducer(method.parameters()) if ctx.is_distributed else None
-    blocks = method.update_blocks()
-    optimizers = [build_optimizer(b.params, config.optimizer_config(b.lr_scale)) for b in blocks]
-    final_ratio = 1.0 if config.lr_schedule == "constant" else 0.0
-    def start_ratio(lr: float) -> float | None:
-        return None if config.warmup_start_lr is None else config.warmup_start_lr / lr
-
-    schedulers = [
-        build_scheduler(
-            opt, config.steps, config.warmup_steps, final_ratio,
-            start_ratio(config.lr * block.lr_scale),
-        )
-        for opt, block in zip(optimizers, blocks, strict=True)
-    ]  # fmt: skip
-    probe = None
-    if config.online_probe if config.online_probe is not None else images:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed + 2)  # the probe's initialization, like the model's
-            probe_optimizer = replace(
-                config.optimizer_config(), lr=config.online_probe_lr, weight_decay=0.0
-            )  # solo-learn: the run's optimizer and schedule at the classifier lr, no decay
-            probe = OnlineLinearProbe(
-                method.feature_dim, data.num_classes, optimizer=probe_optimizer
-            )
-        probe.to(device)
-        probe_scheduler = build_scheduler(
-            probe.optimizer, config.steps, config.warmup_steps, final_ratio,
-            start_ratio(config.online_probe_lr),
-        )  # fmt: skip
-    monitor = _Monitor(method, data, config, on_eval)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    sampler = EpochSampler(data.train_x.shape[0], config.batch_size, config.seed, device)
-    out = Path(config.out) if config.out is not None else None
-    writer = ctx.is_main and out is not None
-    manager = None
-    if out is not None and (config.checkpoint_every is not None or config.resume):
-        manager = CheckpointManager(out / "checkpoints", config.checkpoint_every or config.steps)
-    opt_parts: dict[str, Any] = {f"block{i}": opt for i, opt in enumerate(optimizers)}
-    sched_parts: dict[str, Any] = {f"block{i}": s for i, s in enumerate(schedulers)}
-    if probe is not None:
-        opt_parts.update(probe=probe, probe_optimizer=probe.optimizer)
-        sched_parts.update(probe=probe_scheduler)
-    state = {
-        "model": method,
-        "optimizer": _StateBundle(opt_parts),
-        "scheduler": _StateBundle(sched_parts),
-        "generators": {"data": generator},
-    }
-
-    history: list[dict[str, Any]] = []
-    losses = _LossLog(device, [b.name for b in blocks])
-    start_step = 0
-    if config.resume and manager is not None:
-        path = latest_checkpoint(manager.directory)
-        if path is not None:
-            restored = restore_checkpoint(path, map_location=device, **state)
-            extra = restored["extra"]
-            if extra.get("config") != _resume_key(config):
-                raise ValueError(
-                    f"checkpoint {path} was written by a different configuration; "
-                    "use another --out or drop --resume"
-                )
-            start_step = restored["step"]
-            history = list(extra["history"])
-            losses.load_state(extra["losses"])
-    metrics_file = None
-    if writer:
-        assert out is not None
-        out.mkdir(parents=True, exist_ok=True)
-        text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in history)
-        atomic_write_text(out / "metrics.jsonl", text)
-        metrics_file = (out / "metrics.jsonl").open("a", encoding="utf-8")
-
-    def log(record: dict[str, Any]) -> None:
-        history.append(record)
-        if metrics_file is not None:
-            metrics_file.write(json.dumps(record, allow_nan=False) + "\n")
-            metrics_file.flush()
-
+    """One run in this process: set up, resume, the step-0 evaluation, then per step one update,
+    the evaluation and the checkpoint when due; a :class:`_Stop` ends it early and cleanly."""
+    run = _setup(config, ctx, on_eval)
+    start_step = _resume(run)
+    _open_metrics(run)
     status, reason, steps_done = "ok", "", start_step
     bar = tqdm(
         total=config.steps,
@@ -472,90 +446,223 @@ def _train(
         file=sys.stderr,
         desc=config.method,
     )
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-    )
     try:
         if start_step == 0:
-            log(monitor.evaluate(0, None, linear_probe=config.linear_probe, online_probe=probe))
-        for step in range(start_step + 1, config.steps + 1):
-            index = sampler.indices(step)
-            x_a, x_b = data.views(
-                data.train_x[index], generator, shard if ctx.is_distributed else None
+            run.log(
+                run.monitor.evaluate(
+                    0, None, linear_probe=config.linear_probe, online_probe=run.probe
+                )
             )
-            if channels_last:
-                x_a = x_a.contiguous(memory_format=torch.channels_last)
-                x_b = x_b.contiguous(memory_format=torch.channels_last)
-            with tap.step(), bounds.unchecked():
-                for i, (block, optimizer, scheduler) in enumerate(
-                    zip(blocks, optimizers, schedulers, strict=True)
-                ):
-                    optimizer.zero_grad(set_to_none=True)
-                    with autocast:
-                        loss = block.loss(x_a, x_b).float()
-                    losses.add(step, i, loss.detach())
-                    if reducer is None:
-                        loss.backward()
-                    else:  # all-reduce buckets overlap the backward pass
-                        with reducer.collecting():
-                            loss.backward()
-                        reducer.finish()
-                    optimizer.step()
-                    scheduler.step()
-            if probe is not None and tap.features is not None:
-                probe.update(tap.features[: config.batch_size], data.train_y[index])
-                probe_scheduler.step()
-            method.after_step((step - 1) / config.steps)  # τ_base at the first update
+        for step in range(start_step + 1, config.steps + 1):
+            _train_step(run, step)
             steps_done = step
             bar.update(1)
             if step % config.eval_every == 0 or step == config.steps:
-                steps_done = losses.check(step)  # the only host read of the losses
-                last = step == config.steps
-                probe_now = config.linear_probe and (
-                    last or len(history) % config.probe_every == 0
-                )
-                log(
-                    monitor.evaluate(
-                        step,
-                        losses.pop_mean(),
-                        linear_probe=probe_now,
-                        online_probe=probe,
-                    )
-                )
-                bar.set_postfix(
-                    loss=f"{history[-1]['loss']:.3f}", mi=f"{history[-1]['mi_cosdv']:.2f}"
-                )
+                _evaluate(run, step)
+                last = run.history[-1]
+                bar.set_postfix(loss=f"{last['loss']:.3f}", mi=f"{last['mi_cosdv']:.2f}")
             every = config.checkpoint_every
-            due = every is not None and (step == config.steps or step % every == 0)
-            if manager is not None and ctx.is_main and due:
-                steps_done = losses.check(step)  # no checkpoint of a diverged run
-                extra = {
-                    "history": history,
-                    "losses": losses.state(),
-                    "config": _resume_key(config),
-                }
-                manager.save(step, extra=extra, **state)
+            if every is not None and (step == config.steps or step % every == 0):
+                _save_checkpoint(run, step)
     except _Stop as stop:
         status, reason = "stopped", str(stop)
         if stop.steps_done is not None:
             steps_done = stop.steps_done
     finally:
         bar.close()
-        if metrics_file is not None:
-            metrics_file.close()
+        if run.metrics_file is not None:
+            run.metrics_file.close()
+    return _finish(run, start_step, steps_done, status, reason, start)
 
+
+def _setup(config: TrainConfig, ctx: dist_utils.DistContext, on_eval: EvalHook | None) -> _Run:
+    """Data, model, optimizers and schedules, online probe, held-out pairs and checkpoints of a
+    run, at step 0 (before any resume)."""
+    device = ctx.device
+    local_batch = dist_utils.check_batch_size(config.batch_size, ctx.world_size)
+    shard = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
+    data = load_dataset(config.data, seed=config.seed, **config.data_options).to(device)
+    images = len(data.input_shape) == 3
+    method = build_method(config, data)
+    names = _prepare_model(method, config, ctx, images)
+    method.train()
+    tap = _BackboneTap(method, names, gather=ctx.is_distributed)
+    reducer = dist_utils.GradientReducer(method.parameters()) if ctx.is_distributed else None
+    blocks = method.update_blocks()
+    optimizers = [build_optimizer(b.params, config.optimizer_config(b.lr_scale)) for b in blocks]
+    schedulers = [
+        _schedule(config, opt, config.lr * block.lr_scale)
+        for opt, block in zip(optimizers, blocks, strict=True)
+    ]
+    probe = _online_probe(config, method, data, images)
+    probe_scheduler = None
+    if probe is not None:
+        probe.to(device)
+        probe_scheduler = _schedule(config, probe.optimizer, config.online_probe_lr)
+    monitor = _Monitor(method, data, config, on_eval)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    sampler = EpochSampler(data.train_x.shape[0], config.batch_size, config.seed, device)
+    out = Path(config.out) if config.out is not None else None
+    manager = None
+    if out is not None and (config.checkpoint_every is not None or config.resume):
+        manager = CheckpointManager(out / "checkpoints", config.checkpoint_every or config.steps)
+    autocast: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if _auto(config.amp, device):
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16)
+    return _Run(
+        config=config,
+        ctx=ctx,
+        data=data,
+        method=method,
+        blocks=blocks,
+        optimizers=optimizers,
+        schedulers=schedulers,
+        probe=probe,
+        probe_scheduler=probe_scheduler,
+        tap=tap,
+        reducer=reducer,
+        monitor=monitor,
+        generator=generator,
+        sampler=sampler,
+        shard=shard if ctx.is_distributed else None,
+        channels_last=images and _auto(config.channels_last, device),
+        autocast=autocast,
+        losses=_LossLog(device, [b.name for b in blocks]),
+        writes_to=out if ctx.is_main else None,
+        manager=manager,
+    )
+
+
+def _schedule(
+    config: TrainConfig, optimizer: torch.optim.Optimizer, lr: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The run's warm-up and learning-rate schedule on ``optimizer``, whose peak rate is ``lr``."""
+    final_ratio = 1.0 if config.lr_schedule == "constant" else 0.0
+    start_ratio = None if config.warmup_start_lr is None else config.warmup_start_lr / lr
+    return build_scheduler(optimizer, config.steps, config.warmup_steps, final_ratio, start_ratio)
+
+
+def _online_probe(
+    config: TrainConfig, method: SSLMethod, data: SSLData, images: bool
+) -> OnlineLinearProbe | None:
+    """The online linear probe, when the run has one (``config.online_probe``; None: on images)."""
+    if not (config.online_probe if config.online_probe is not None else images):
+        return None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed + 2)  # the probe's initialization, like the model's
+        probe_optimizer = replace(
+            config.optimizer_config(), lr=config.online_probe_lr, weight_decay=0.0
+        )  # solo-learn: the run's optimizer and schedule at the classifier lr, no decay
+        return OnlineLinearProbe(method.feature_dim, data.num_classes, optimizer=probe_optimizer)
+
+
+def _resume(run: _Run) -> int:
+    """With ``resume``, restore the newest checkpoint that verifies into the run (model,
+    optimizers, schedules, data generator, history, losses); return its step (0: none)."""
+    if not (run.config.resume and run.manager is not None):
+        return 0
+    path = latest_checkpoint(run.manager.directory)
+    if path is None:
+        return 0
+    restored = restore_checkpoint(path, map_location=run.ctx.device, **run.state())
+    extra = restored["extra"]
+    if extra.get("config") != _resume_key(run.config):
+        raise ValueError(
+            f"checkpoint {path} was written by a different configuration; "
+            "use another --out or drop --resume"
+        )
+    run.history = list(extra["history"])
+    run.losses.load_state(extra["losses"])
+    return restored["step"]
+
+
+def _open_metrics(run: _Run) -> None:
+    """Write ``metrics.jsonl`` afresh with the history so far and keep it open for appending."""
+    if run.writes_to is None:
+        return
+    run.writes_to.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in run.history)
+    atomic_write_text(run.writes_to / "metrics.jsonl", text)
+    run.metrics_file = (run.writes_to / "metrics.jsonl").open("a", encoding="utf-8")
+
+
+def _train_step(run: _Run, step: int) -> None:
+    """One training step: the step's batch, its two views, every update block in order (each
+    zero_grad → loss → backward → step), the online probe, then ``method.after_step``. Reads
+    nothing back from the device."""
+    config, data = run.config, run.data
+    index = run.sampler.indices(step)
+    x_a, x_b = data.views(data.train_x[index], run.generator, run.shard)
+    if run.channels_last:
+        x_a = x_a.contiguous(memory_format=torch.channels_last)
+        x_b = x_b.contiguous(memory_format=torch.channels_last)
+    with run.tap.step(), bounds.unchecked():
+        for i, (block, optimizer, scheduler) in enumerate(
+            zip(run.blocks, run.optimizers, run.schedulers, strict=True)
+        ):
+            optimizer.zero_grad(set_to_none=True)
+            with run.autocast:
+                loss = block.loss(x_a, x_b).float()
+            run.losses.add(step, i, loss.detach())
+            if run.reducer is None:
+                loss.backward()
+            else:  # all-reduce buckets overlap the backward pass
+                with run.reducer.collecting():
+                    loss.backward()
+                run.reducer.finish()
+            optimizer.step()
+            scheduler.step()
+    if run.probe is not None and run.tap.features is not None:
+        run.probe.update(run.tap.features[: config.batch_size], data.train_y[index])
+        run.probe_scheduler.step()  # type: ignore[union-attr]
+    run.method.after_step((step - 1) / config.steps)  # τ_base at the first update
+
+
+def _evaluate(run: _Run, step: int) -> None:
+    """The monitors on the held-out pairs after ``step``, logged; the linear probe at the last
+    evaluation and every ``probe_every``-th one."""
+    config = run.config
+    run.losses.check(step)  # the only host read of the losses
+    last = step == config.steps
+    probe_now = config.linear_probe and (last or len(run.history) % config.probe_every == 0)
+    run.log(
+        run.monitor.evaluate(
+            step, run.losses.pop_mean(), linear_probe=probe_now, online_probe=run.probe
+        )
+    )
+
+
+def _save_checkpoint(run: _Run, step: int) -> None:
+    """Save the run after ``step`` (rank 0; not when a loss so far was non-finite)."""
+    if run.manager is None or not run.ctx.is_main:
+        return
+    run.losses.check(step)  # no checkpoint of a diverged run
+    extra = {
+        "history": run.history,
+        "losses": run.losses.state(),
+        "config": _resume_key(run.config),
+    }
+    run.manager.save(step, extra=extra, **run.state())
+
+
+def _finish(
+    run: _Run, start_step: int, steps_done: int, status: str, reason: str, start: float
+) -> dict[str, Any]:
+    """The run's summary (written to ``summary.json``): final and initial values, MI trend,
+    collapse, status."""
+    config, history = run.config, run.history
     final = history[-1] if history else {}  # empty only when the step-0 evaluation failed
     summary: dict[str, Any] = {
         "method": config.method,
-        "paradigm": method.paradigm,
+        "paradigm": run.method.paradigm,
         "data": config.data,
         "ablate": sorted(config.ablate),
         "seed": config.seed,
         "steps": config.steps,
         "steps_done": steps_done,
         "resumed_from": start_step,
-        "world_size": ctx.world_size,
-        "backbone": resolve_backbone(config.backbone, data)[0],
+        "world_size": run.ctx.world_size,
+        "backbone": resolve_backbone(config.backbone, run.data)[0],
         "status": status,
         "reason": reason,
         **{k: v for k, v in final.items() if k not in ("step", "loss")},
@@ -580,7 +687,6 @@ def _train(
         "seconds": round(time.perf_counter() - start, 3),
         "config": {k: (sorted(v) if k == "ablate" else v) for k, v in asdict(config).items()},
     }
-    if writer:
-        assert out is not None
-        atomic_write_json(out / "summary.json", summary)
+    if run.writes_to is not None:
+        atomic_write_json(run.writes_to / "summary.json", summary)
     return summary
