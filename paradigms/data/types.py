@@ -27,7 +27,7 @@ class SSLData:
     num_classes: int
     augment: Callable[..., torch.Tensor]  # augment(x, generator, rows=None)
     augment_b: Callable[..., torch.Tensor] | None = None
-    #: the modality's default backbone, (name, options) for ``encoders.build_backbone``; None:
+    #: the modality's default backbone, (name, options) for ``networks.build_backbone``; None:
     #: by input shape (``smallcnn`` for images, ``mlp`` for vectors)
     encoder: tuple[str, dict[str, Any]] | None = None
     #: I(X_A; X_B) of the two views in nats, where the generator knows it exactly
