@@ -72,7 +72,7 @@ def test_paradigms_only_lazily_and_only_from_cli_report_claims(path):
         assert not ours(imports(path), "paradigms")
 
 
-@pytest.mark.parametrize("path", files("paradigms"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", files("paradigms"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_paradigms_use_no_command_line_report_or_claims(path):
     bad = {n for n in ours(imports(path), "mitheory")
            if n.split(".")[1:2] and n.split(".")[1] in ("cli", "report", "claims")}  # fmt: skip

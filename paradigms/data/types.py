@@ -57,7 +57,6 @@ class SSLData:
         )
 
 
-
 def check_image_batch(images: object, what: str = "images") -> torch.Tensor:
     """Check that ``images`` is a tensor [N, C, H, W] with C in {1, 3} and H, W ≥ 2; return it."""
     if not isinstance(images, torch.Tensor):
