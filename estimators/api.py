@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from estimators.cpu import choose_threads, torch_threads
 from estimators.flags import emit, input_flags
 from estimators.neural import fit_estimate
 from estimators.readout import NEURAL_METHODS
@@ -93,9 +94,10 @@ def estimate_mi(
     seed: int = 0,
     device: str | torch.device = "cpu",
     base: float = math.e,
-    drop_constant: bool = False,
+    drop_constant: bool | None = None,
     discrete: str | None = None,
     return_critic: bool = False,
+    threads: int | None = None,
     **options: Any,
 ) -> MIResult:
     """Estimate the mutual information I(X; Y) from paired samples, with a 95 % CI.
@@ -112,13 +114,19 @@ def estimate_mi(
         device: "cpu" or "cuda[:i]".
         base: logarithm base of the answer; e (default) gives nats, 2 gives bits.
         drop_constant: drop constant columns (dead units of an embedding) first; their indices
-            go to ``diagnostics["dropped_columns"]``. Otherwise a constant column is an error.
+            go to ``diagnostics["dropped_columns"]``. None (default) drops them for "auto" (a
+            constant carries no information, so the MI is unchanged) and makes them an error for
+            every other method; False makes them an error always.
         discrete: "x" or "y" when that side is discrete (class labels; a row is one label):
             Ross's mixed KSG, as scikit-learn's ``mutual_info_classif`` (``estimators.mixed``);
             for ``method="ksg"`` or "auto" (which also detects a single integer label column).
         return_critic: for the neural methods, keep the trained fold critics as
             ``result.critic`` (``estimators.trained.TrainedCritic``: ``.estimate(x_new, y_new)``,
             ``.scores``, ``.save(path)``; ``estimators.trained.load_critic``).
+        threads: torch CPU threads for the estimate; None (default) uses torch's setting, for
+            the trained methods ("auto", "flow", neural) capped by the cores other processes
+            leave idle (``estimators.cpu``), so a busy machine does not stall the estimate at
+            torch's thread barriers.
         **options: method-specific settings (``estimators.neural.NeuralConfig`` fields for the
             neural methods, e.g. ``critic="bilinear"``; ``k`` for "ksg").
 
@@ -144,8 +152,10 @@ def estimate_mi(
         isinstance(base, (int, float)) and base > 1 and math.isfinite(base)
     ):
         raise ValueError(f"base must be a finite number > 1 (e for nats, 2 for bits), got {base!r}")
+    if drop_constant is None:
+        drop_constant = method == "auto"
     if not isinstance(drop_constant, bool):
-        raise TypeError(f"drop_constant must be True or False, got {drop_constant!r}")
+        raise TypeError(f"drop_constant must be True, False or None, got {drop_constant!r}")
     if discrete is not None:
         if discrete not in ("x", "y"):
             raise ValueError(f"discrete must be 'x', 'y' or None, got {discrete!r}")
@@ -171,7 +181,10 @@ def estimate_mi(
         x, dropped["x"] = drop_constant_columns(x, "x")
         y, dropped["y"] = drop_constant_columns(y, "y")
     xa, ya = check_pair(x, y)
-    result = METHODS[method](xa, ya, seed=seed, device=device, **options)
+    if threads is None and method in ("ksg", "gaussian"):  # fast: not worth a 30 ms look
+        threads = torch.get_num_threads()
+    with torch_threads(choose_threads(threads)):
+        result = METHODS[method](xa, ya, seed=seed, device=device, **options)
     labels = result.diagnostics.get("discrete")
     flags = input_flags(xa, ya, labels) + result.diagnostics.get("flags", [])
     result.diagnostics["flags"] = flags

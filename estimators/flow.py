@@ -55,7 +55,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from estimators.gaussian import wishart_logdet_bias
+from estimators.latents import (
+    RESOLUTION,
+    Readout,
+    canonical_readout,
+    exact_span,
+    principal_basis,
+    radial_term,
+    residual_dependence,
+)
 from estimators.marginals import normal_scores
 from estimators.neural import combine_folds, fold_ids
 from estimators.result import Z95, MIResult
@@ -65,6 +73,15 @@ from estimators.validation import (
     progress_bar,
     resolve_device,
 )
+
+#: flows are trained only with at least FIT_PER_DIM · d training and VAL_PER_DIM · d validation
+#: pairs (d = d_x + d_y after rank reduction), on batches of at least BATCH_PER_DIM · d pairs: the
+#: likelihood is a log-determinant of a batch covariance, which needs many pairs per dimension
+FIT_PER_DIM = 4
+VAL_PER_DIM = 2
+BATCH_PER_DIM = 2
+#: level of the residual dependence test of the latents' directions (flag ``residual_dependence``)
+DIRECTION_ALPHA = 0.01
 
 
 @dataclass(frozen=True)
@@ -183,57 +200,28 @@ def _nll(flow: PairFlow, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 0.5 * _logdet_cov(w) - logdet.mean()
 
 
-def gaussian_readout(u: torch.Tensor, v: torch.Tensor) -> tuple[float, float, float]:
-    """Wishart-corrected Gaussian MI of held-out latents (nats), its variance and the raw value.
-
-    Var = Var(ψ)/n + d_u d_v/(2 n²) (module docstring: first-order influence values plus the
-    χ² term that dominates at independence).
-    """
-    n, du = u.shape
-    dv = v.shape[1]
-    w = torch.cat([u, v], dim=1)
-    wc = w - w.mean(dim=0, keepdim=True)
-    cov = wc.T @ wc / (n - 1)
-
-    def quad(block: torch.Tensor, part: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        chol = torch.linalg.cholesky(block)
-        solved = torch.linalg.solve_triangular(chol, part.T, upper=False)
-        return (solved**2).sum(0), 2.0 * torch.log(torch.diagonal(chol)).sum()
-
-    qu, ldu = quad(cov[:du, :du], wc[:, :du])
-    qv, ldv = quad(cov[du:, du:], wc[:, du:])
-    qw, ldw = quad(cov, wc)
-    raw = float(0.5 * (ldu + ldv - ldw))
-    bias = 0.5 * (wishart_logdet_bias(du, n) + wishart_logdet_bias(dv, n)
-                  - wishart_logdet_bias(du + dv, n))  # fmt: skip
-    psi = (0.5 * (qu + qv - qw)).cpu().numpy()
-    var = float(np.var(psi, ddof=1) / n + du * dv / (2.0 * n * n))
-    return raw - bias, var, raw
-
-
 def _fit_flow(
     x: torch.Tensor, y: torch.Tensor, config: FlowConfig, seed: int
 ) -> tuple[PairFlow, dict[str, Any]]:
     """Train the pair of side flows on (x, y) with early stopping; return the best."""
     gen = torch.Generator().manual_seed(seed)
-    n = x.shape[0]
+    n, d = x.shape[0], x.shape[1] + y.shape[1]
+    n_val = round(config.val_fraction * n)
+    info: dict[str, Any] = {"n_fit": n - n_val, "n_val": n_val, "steps": 0, "best_step": 0}
+    if config.layers == 0:
+        info["stopped"] = "no layers"
+    elif n_val < VAL_PER_DIM * d or n - n_val < FIT_PER_DIM * d:
+        info["stopped"] = (f"not trained: {n - n_val} + {n_val} pairs for {d} dimensions, fewer "
+                           f"than {FIT_PER_DIM} d + {VAL_PER_DIM} d")  # fmt: skip
+    if "stopped" in info:
+        return PairFlow(x.shape[1], y.shape[1], 0, config.components, seed).to(x.device), info
     perm = torch.randperm(n, generator=gen).to(x.device)
-    n_val = max(x.shape[1] + y.shape[1] + 2, round(config.val_fraction * n))
-    if n - n_val < x.shape[1] + y.shape[1] + 2:
-        raise ValueError(
-            f"too few training pairs ({n}) for the flow estimator in {x.shape[1]} + {y.shape[1]} "
-            "dimensions; use more samples or method='gaussian'"
-        )
     xv, yv = x[perm[:n_val]], y[perm[:n_val]]
     xf, yf = x[perm[n_val:]], y[perm[n_val:]]
     flow = PairFlow(x.shape[1], y.shape[1], config.layers, config.components, seed)
     flow = flow.to(x.device, x.dtype)
-    info: dict[str, Any] = {"n_fit": n - n_val, "n_val": n_val, "steps": 0, "best_step": 0}
-    if config.layers == 0:
-        info["stopped"] = "no layers"
-        return flow, info
     opt = torch.optim.Adam(flow.parameters(), lr=config.lr, foreach=True)
-    batch = min(config.batch_size, n - n_val)
+    batch = min(max(config.batch_size, BATCH_PER_DIM * d), n - n_val)
 
     def validate() -> float:
         with torch.no_grad():
@@ -303,50 +291,144 @@ def flow_mi(
         )
     if dx == 1 and dy == 1:
         config = FlowConfig(**{**asdict(config), "layers": 0})  # the copula cannot change
-    xt = torch.as_tensor(xa, dtype=torch.float64, device=dev)
-    yt = torch.as_tensor(ya, dtype=torch.float64, device=dev)
+    xt = torch.as_tensor(exact_span(xa), dtype=torch.float64, device=dev)
+    yt = torch.as_tensor(exact_span(ya), dtype=torch.float64, device=dev)
     gen = torch.Generator().manual_seed(seed)
-    estimates, variances, sizes, fold_info, copula = [], [], [], [], []
-    folds = progress_bar(fold_ids(n, config.folds, gen), "flow: folds", config.progress)
-    for k, test_idx in enumerate(folds):
+    ties = torch.Generator().manual_seed(seed * 7919 + 1)
+    folds_out: list[_Fold] = []
+    for k, test_idx in enumerate(
+        progress_bar(fold_ids(n, config.folds, gen), "flow: folds", config.progress)
+    ):
         mask = np.ones(n, dtype=bool)
         mask[test_idx] = False
         tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
         te = torch.as_tensor(test_idx, device=dev)
-        x_tr, x_te = (t.float() for t in normal_scores(xt[tr], xt[te]))
-        y_tr, y_te = (t.float() for t in normal_scores(yt[tr], yt[te]))
-        t0 = time.perf_counter()
-        flow, info = _fit_flow(x_tr, y_tr, config, seed=seed * 1009 + k)
+        folds_out.append(_fold(xt[tr], xt[te], yt[tr], yt[te], config, seed * 1009 + k, ties))
+    return _combine(folds_out, config, n, dev, time.perf_counter() - start)
+
+
+@dataclass
+class _Fold:
+    """One fold's read-outs (nats), checks and training details."""
+
+    readout: Readout
+    copula: Readout
+    radial: tuple[float, float]
+    copula_radial: tuple[float, float]
+    direction_p: float
+    resolution: float
+    info: dict[str, Any]
+
+
+def _reduce(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Both parts projected on the training part's directions above the maps' resolution
+    (``estimators.latents.principal_basis``), and how many were kept."""
+    basis = principal_basis(train)
+    if basis is None:
+        return train, test, train.shape[1]
+    return train @ basis, test @ basis, basis.shape[1]
+
+
+def _fold(
+    x_tr: torch.Tensor, x_te: torch.Tensor, y_tr: torch.Tensor, y_te: torch.Tensor,
+    config: FlowConfig, seed: int, ties: torch.Generator,
+) -> _Fold:
+    """Fit the maps on the training part, read the held-out part out (module docstring)."""
+    x_tr, x_te = normal_scores(x_tr, x_te, ties=ties)
+    y_tr, y_te = normal_scores(y_tr, y_te, ties=ties)
+    x_tr, x_te, rank_x = _reduce(x_tr, x_te)
+    y_tr, y_te, rank_y = _reduce(y_tr, y_te)
+    t0 = time.perf_counter()
+    flow, info = _fit_flow(x_tr.float(), y_tr.float(), config, seed=seed)
+    dx = x_te.shape[1]
+    copula = canonical_readout(x_te, y_te)
+    if flow.maps:  # trained
         with torch.no_grad():
-            latents = flow(x_te, y_te)[0].double()
-            mi, var, raw = gaussian_readout(latents[:, :dx], latents[:, dx:])
-            copula.append(gaussian_readout(x_te.double(), y_te.double())[0])
-        info.update(train_seconds=time.perf_counter() - t0, n_test=int(te.numel()),
-                    estimate=mi, se=math.sqrt(var), plugin_raw=raw)  # fmt: skip
-        estimates.append(mi)
-        variances.append(var)
-        sizes.append(te.numel())
-        fold_info.append(info)
-    sizes_arr = np.array(sizes, float)
-    mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), sizes_arr)
+            latents = flow(x_te.float(), y_te.float())[0].double()
+        readout = canonical_readout(latents[:, :dx], latents[:, dx:])
+    else:
+        readout = copula
+    radial = radial_term(readout, seed)
+    copula_radial = radial_term(copula, seed) if flow.maps else radial
+    direction_p = residual_dependence(readout, seed)
+    m = x_tr.shape[0]
+    resolution = float(1.0 - readout.rho[0] ** 2) * m if readout.rho.size else math.inf
+    info.update(train_seconds=time.perf_counter() - t0, n_test=int(x_te.shape[0]),
+                estimate=readout.mi, se=math.sqrt(readout.var), plugin_raw=readout.raw,
+                rank_x=rank_x, rank_y=rank_y, radial_mi=radial[0], radial_se=radial[1],
+                direction_p=direction_p, resolution=resolution)  # fmt: skip
+    return _Fold(readout, copula, radial, copula_radial, direction_p, resolution, info)
+
+
+def _combined(folds: list[_Fold], name: str, sizes: np.ndarray) -> tuple[float, float]:
+    """A (value, SE) term of every fold combined as the read-outs are: (estimate, variance)."""
+    pairs = np.array([getattr(f, name) for f in folds])
+    mean, var, _ = combine_folds(pairs[:, 0], pairs[:, 1] ** 2, sizes)
+    return mean, var
+
+
+def _combined_var(folds: list[_Fold], sizes: np.ndarray) -> float:
+    """Variance of the combined normal-score (copula) read-out."""
+    return combine_folds(np.array([f.copula.mi for f in folds]),
+                         np.array([f.copula.var for f in folds]), sizes)[1]  # fmt: skip
+
+
+def _combine(
+    folds: list[_Fold], config: FlowConfig, n: int, dev: torch.device, seconds: float
+) -> MIResult:
+    """The folds' read-outs combined (size-weighted, DerSimonian–Laird), with the flags."""
+    sizes = np.array([f.info["n_test"] for f in folds], float)
+    estimates = np.array([f.readout.mi for f in folds])
+    mi, var, tau2 = combine_folds(estimates, np.array([f.readout.var for f in folds]), sizes)
+    radial, radial_var = _combined(folds, "radial", sizes)
+    copula_radial, copula_radial_var = _combined(folds, "copula_radial", sizes)
+    direction_p = min(1.0, len(folds) * min(f.direction_p for f in folds))
+    resolution = min(f.resolution for f in folds)
     half = Z95 * math.sqrt(var)
-    unconverged = config.layers > 0 and all(f["stopped"] == "max_steps" for f in fold_info)
-    flags = [
-        f"flow_unconverged: the flows used all {config.max_steps} steps in every fold with the "
-        "likelihood still improving; max_steps=... larger may raise the estimate"
-    ] if unconverged else []  # fmt: skip
+    flags = []
+    fold_info = [f.info for f in folds]
+    if config.layers > 0 and all(f["stopped"] == "max_steps" for f in fold_info):
+        flags.append(
+            f"flow_unconverged: the flows used all {config.max_steps} steps in every fold with "
+            "the likelihood still improving; max_steps=... larger may raise the estimate"
+        )
+    if resolution < RESOLUTION:
+        flags.append(
+            f"resolution: a canonical pair of the latents has 1 − ρ² = {resolution:.2g}/m (m "
+            "training pairs per fold), at the resolution of the normal-score maps: x and y are "
+            "tied tighter than this n resolves, so the MI may be far higher than reported, up to "
+            "infinite (y a function of x)"
+        )
+    if radial > 3.0 * math.sqrt(radial_var):
+        flags.append(
+            f"radial: the radii of the two sides' latents are dependent (KSG {radial:.3f} nats), "
+            "dependence the Gaussian read-out misses (a shared scale, as in a Student-t): the MI "
+            "is likely higher; method='auto' adds this term"
+        )
+    if direction_p < DIRECTION_ALPHA:
+        flags.append(
+            f"residual_dependence: the directions of the flow latents stay dependent beyond their "
+            f"Gaussian model (randomized dependence test, p = {direction_p:.2g}): the flows did "
+            "not undo the maps of x and y, so the MI is likely higher than reported"
+        )
     diagnostics = {
         "folds": fold_info,
         "tau2": tau2,
         "flags": flags,
-        "copula_mi": float(np.sum(sizes_arr * np.array(copula)) / sizes_arr.sum()),
+        "copula_mi": float(np.sum(sizes * np.array([f.copula.mi for f in folds])) / sizes.sum()),
+        "radial": {"mi": radial, "se": math.sqrt(radial_var)},
+        "copula_se": math.sqrt(_combined_var(folds, sizes)),
+        "copula_radial": {"mi": copula_radial, "se": math.sqrt(copula_radial_var)},
+        "direction_p": direction_p,
+        "resolution": resolution,
+        "rank": {"x": [f.info["rank_x"] for f in folds], "y": [f.info["rank_y"] for f in folds]},
         "config": asdict(config),
         "device": str(dev),
         "interval": "95% normal: delta-method + chi-square read-out variance + between-fold "
         "variance of the flows; the estimator's expectation, not the Gaussian-model gap",
     }
-    return MIResult(mi=mi, ci=(mi - half, mi + half), method="flow", n=n,
-                    seconds=time.perf_counter() - start, diagnostics=diagnostics)  # fmt: skip
+    return MIResult(mi=mi, ci=(mi - half, mi + half), method="flow", n=n, seconds=seconds,
+                    diagnostics=diagnostics)  # fmt: skip
 
 
-__all__ = ["FlowConfig", "MonotoneMap", "PairFlow", "flow_mi", "gaussian_readout"]
+__all__ = ["FlowConfig", "MonotoneMap", "PairFlow", "flow_mi"]

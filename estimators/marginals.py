@@ -28,6 +28,13 @@ class NormalScores:
     increasing and continuous, strictly increasing on [s_0, s_{m−1}]. I(X; Y) is unchanged up to
     the values beyond the training range (≈ 2/(m + 1) of held-out values), which are clamped to
     ±Φ⁻¹(m/(m + 1)) (±3.5 at m = 4000) — no outlier can give a critic an input unlike any it saw.
+
+    Ties. By default every value equal to a run of tied training values s_i = … = s_j maps to
+    the run's last position. Called with a generator (``ties=``), it maps to a uniform random
+    position in [i, j] instead: exact repeats (ReLU zeros, dead-ish units) are spread over their
+    run rather than stacked on one point, which the Gaussian model of the latents cannot hold.
+    The MI is unchanged: the spread value is a function of the value and independent noise, and
+    the value is a function of the spread value (the runs do not overlap).
     """
 
     kind = "normal-scores"
@@ -37,14 +44,20 @@ class NormalScores:
             raise ValueError(f"normal scores need at least 2 training values, got {train.shape[0]}")
         self.sorted = train.T.contiguous().sort(dim=1).values  # [d, m]
 
-    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+    def __call__(self, t: torch.Tensor, ties: torch.Generator | None = None) -> torch.Tensor:
         s, m = self.sorted.to(t.device, t.dtype), self.sorted.shape[1]
         v = t.T.contiguous()  # [d, n]
         j = torch.searchsorted(s, v, right=True).clamp_(1, m - 1)
         lo, hi = s.gather(1, j - 1), s.gather(1, j)
         gap = hi - lo
         frac = torch.where(gap > 0, (v - lo) / torch.where(gap > 0, gap, 1.0), 0.0)
-        u = (j - 1 + frac.clamp(0.0, 1.0) + 1.0) / (m + 1)
+        pos = j - 1 + frac.clamp(0.0, 1.0)
+        if ties is not None:
+            first = torch.searchsorted(s, v, right=False)
+            run = (torch.searchsorted(s, v, right=True) - 1 - first).clamp(min=0)
+            noise = torch.rand(v.shape, generator=ties, dtype=v.dtype).to(v.device)
+            pos = torch.where(run > 0, first + noise * run, pos)
+        u = (pos + 1.0) / (m + 1)
         return (math.sqrt(2.0) * torch.erfinv(2.0 * u - 1.0)).T.contiguous()
 
     def state(self) -> dict[str, object]:
@@ -85,10 +98,13 @@ def map_from_state(state: dict[str, object]) -> NormalScores | Standardize:
     raise ValueError(f"unknown marginal map {kind!r}; expected one of {', '.join(MARGINAL_MAPS)}")
 
 
-def normal_scores(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    """``train`` and ``others`` through the :class:`NormalScores` map fitted on ``train``."""
+def normal_scores(
+    train: torch.Tensor, *others: torch.Tensor, ties: torch.Generator | None = None
+) -> list[torch.Tensor]:
+    """``train`` and ``others`` through the :class:`NormalScores` map fitted on ``train`` (ties
+    spread at random with the generator ``ties``, if given)."""
     fitted = NormalScores(train)
-    return [fitted(t) for t in (train, *others)]
+    return [fitted(t, ties) for t in (train, *others)]
 
 
 __all__ = ["MARGINAL_MAPS", "NormalScores", "Standardize", "map_from_state", "normal_scores"]

@@ -93,13 +93,22 @@ class MIResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON fields of DESIGN.md §5 (``method, mi, ci, unit, n, seconds``), and ``mi_ci``
-        where the method gives one."""
-        extra = {} if self.mi_ci is None else {"mi_ci": [float(v) for v in self.mi_ci]}
+        """The JSON fields of DESIGN.md §5 (``method, mi, ci, unit, n, seconds``), ``mi_ci``
+        where the method gives one, and the default's ``chosen``, ``reason`` and ``candidates``
+        (each a ``to_dict``) and every estimate's ``flags``. An infinite end of an interval
+        (the data do not resolve the MI) is None, as JSON has no infinity."""
+
+        def number(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
+        extra = {} if self.mi_ci is None else {"mi_ci": [number(v) for v in self.mi_ci]}
+        for key in ("chosen", "reason", "candidates", "flags"):
+            if key in self.diagnostics:
+                extra[key] = self.diagnostics[key]
         return {
             "method": self.method,
-            "mi": float(self.mi),
-            "ci": [float(self.ci[0]), float(self.ci[1])],
+            "mi": number(self.mi),
+            "ci": [number(self.ci[0]), number(self.ci[1])],
             "unit": self.unit,
             "n": int(self.n),
             "seconds": float(self.seconds),

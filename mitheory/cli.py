@@ -99,8 +99,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         try:
             result = estimate_mi(
                 x, y, method=args.method, seed=args.seed, device=args.device, base=base,
-                drop_constant=args.drop_constant, discrete=args.discrete,
-                return_critic=args.save_critic is not None, **options,
+                drop_constant=True if args.drop_constant else None, discrete=args.discrete,
+                return_critic=args.save_critic is not None, threads=args.threads, **options,
             )
         except ValueError as err:
             raise ValueError(_flag_words(str(err))) from None
@@ -115,8 +115,6 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         extra = {"flags": flags}
         if args.save_critic is not None:
             extra["critic"] = str(args.save_critic)
-        if "chosen" in result.diagnostics:
-            extra.update(chosen=result.diagnostics["chosen"], reason=result.diagnostics["reason"])
         print(json.dumps({**result.to_dict(), **extra}))
     else:
         lo, hi = result.ci
@@ -177,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="any other method option, e.g. --option max_steps=300 (repeatable)")
     est.add_argument("--seed", type=int, default=0)
     est.add_argument("--device", default="cpu")
+    est.add_argument("--threads", type=int, default=None,
+                     help="CPU threads (default: the cores other processes leave idle)")
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(func=_cmd_estimate)
 
