@@ -48,6 +48,7 @@ from estimators.flags import label_side
 from estimators.flow import flow_mi
 from estimators.inputs import distinct_pairs, repeated_rows, tied_columns
 from estimators.knn import ksg
+from estimators.latents import EXACT, RADIAL_Z, RESOLUTION
 from estimators.marginals import normal_scores
 from estimators.mixed import mixed_ksg
 from estimators.result import Z95, MIResult
@@ -56,8 +57,6 @@ from estimators.validation import check_pair, resolve_device
 KSG_MAX_DIM = 6
 KSG_MIN_N = 200
 Z_CHOOSE = 2.0
-#: the radial term (``estimators.latents``) is added when it exceeds Z_RADIAL standard errors
-Z_RADIAL = 3.0
 ALLOWANCE = 0.05
 ALLOWANCE_FLOOR = 0.01
 
@@ -134,6 +133,8 @@ def auto_mi(
     flow = flow_mi(xa, ya, seed=seed, device=dev, **options)
     candidates: dict[str, MIResult] = {"flow": flow}
     chosen, reason = "flow", "the Gaussianizing flow"
+    if flow.diagnostics["resolution"] < RESOLUTION:
+        return _unresolved(flow, flags, notes, n, start)
     radial = _with_radial(flow)
     if radial is not None:
         candidates["flow+radial"] = radial
@@ -195,6 +196,32 @@ def auto_mi(
     )
 
 
+def _unresolved(
+    flow: MIResult, flags: list[str], notes: list[str], n: int, start: float
+) -> MIResult:
+    """The default where x and y are tied tighter than the data resolve (flag ``resolution``):
+    the flow's read-out as a floor, the MI interval open above, and an infinite MI where the
+    relation is exact to float precision (y = x). The radial term and the KSG check are skipped:
+    both read the latents' fine structure, which is the maps' error here."""
+    diag = flow.diagnostics
+    exact = diag["resolution"] < EXACT
+    mi = math.inf if exact else flow.mi
+    what = ("exact to float precision (y a function of x): the MI is infinite" if exact else
+            "tighter than this n resolves: the estimate is a floor")  # fmt: skip
+    diagnostics = {
+        "chosen": "flow",
+        "reason": "; ".join([*notes, f"x and y are related {what}"]),
+        "flags": flags + [f for f in diag["flags"]
+                          if not f.startswith(("radial:", "residual_dependence:"))],
+        "candidates": {"flow": flow.to_dict()},
+        "chosen_diagnostics": diag,
+        "interval": "mi_ci runs from the flow's floor to infinity: the data do not resolve the MI",
+    }
+    return MIResult(mi=mi, ci=(flow.ci[0], math.inf), method="auto", n=n,
+                    seconds=time.perf_counter() - start, diagnostics=diagnostics,
+                    mi_ci=(mi_interval(flow.mi, _se(flow))[0], math.inf))  # fmt: skip
+
+
 def _input_flags(x: np.ndarray, y: np.ndarray) -> tuple[list[str], list[str]]:
     """Flags and notes about repeated rows and tied values (``estimators.inputs``)."""
     flags: list[str] = []
@@ -222,13 +249,13 @@ def _input_flags(x: np.ndarray, y: np.ndarray) -> tuple[list[str], list[str]]:
 
 def _with_radial(flow: MIResult) -> MIResult | None:
     """The flow's read-out plus its radial term (``estimators.latents``), from the flow latents or
-    the normal scores alone, whichever total is larger, when that term exceeds ``Z_RADIAL``
+    the normal scores alone, whichever total is larger, when that term exceeds ``RADIAL_Z``
     standard errors; None otherwise."""
     diag = flow.diagnostics
     options = [(flow.mi, _se(flow), diag["radial"]),
                (diag["copula_mi"], diag["copula_se"], diag["copula_radial"])]  # fmt: skip
-    found = [(base + term["mi"], math.hypot(se, term["se"]), term["mi"])
-             for base, se, term in options if term["mi"] > Z_RADIAL * term["se"]]  # fmt: skip
+    found = [(base + term["mi"], math.hypot(se, term["se"]), term["mi"]) for base, se, term
+             in options if term is not None and term["mi"] > RADIAL_Z * term["se"]]  # fmt: skip
     if not found:
         return None
     mi, se, term = max(found)

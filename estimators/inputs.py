@@ -49,8 +49,8 @@ def repeated_rows(arr: np.ndarray) -> int:
 
 
 def tied_columns(arr: np.ndarray) -> tuple[list[int], float]:
-    """Columns whose most frequent value covers ≥ ``TIE_SHARE`` of the rows, and the largest
-    such share."""
+    """Columns whose most frequent value covers ≥ ``TIE_SHARE`` of the rows (and at least two),
+    and the largest share of any column."""
     ordered = np.sort(arr, axis=0)
     n = arr.shape[0]
     change = np.vstack([np.ones((1, arr.shape[1]), bool), ordered[1:] != ordered[:-1]])
@@ -59,7 +59,7 @@ def tied_columns(arr: np.ndarray) -> tuple[list[int], float]:
         starts = np.flatnonzero(change[:, j])
         shares.append(np.max(np.diff(np.append(starts, n))) / n)
     shares_arr = np.array(shares)
-    tied = np.flatnonzero(shares_arr >= TIE_SHARE)
+    tied = np.flatnonzero((shares_arr >= TIE_SHARE) & (shares_arr * n >= 2))
     return tied.tolist(), float(shares_arr.max())
 
 

@@ -58,6 +58,12 @@ from estimators.gaussian import wishart_logdet_bias
 #: a canonical pair with 1 − ρ² below RESOLUTION / m (m training values per fold) is at the
 #: resolution of the normal-score maps (module docstring)
 RESOLUTION = 10.0
+#: a canonical pair with 1 − ρ² below EXACT / m is a deterministic relation to float precision
+#: (y = x): the MI is infinite
+EXACT = 1e-6
+#: the radial term counts (flag ``radial``; added by the default) when it exceeds RADIAL_Z
+#: standard errors (at independence a 2-SE rule fired on 1 of 10 seeds)
+RADIAL_Z = 3.0
 #: random Fourier features per side in the residual dependence test
 RESIDUAL_FEATURES = 12
 #: eigenvalues of a side's (unit-diagonal) normal-score covariance below RANK_FLOOR / m are at
@@ -145,11 +151,11 @@ def exact_span(w: np.ndarray) -> np.ndarray:
     curved latents can read many times the MI (a heavy-tailed rank-16 pair in 128 dims: 15.4
     nats for 2.7). The projection is invertible on the data's span, so the MI is unchanged.
     """
-    wc = w - w.mean(axis=0)
-    wc /= wc.std(axis=0)
-    evals, evecs = np.linalg.eigh(wc.T @ wc)
+    wc = torch.as_tensor(w - w.mean(axis=0))
+    wc /= wc.std(dim=0)
+    evals, evecs = torch.linalg.eigh(wc.T @ wc)
     keep = evals > 1e-9 * evals[-1]
-    return w if keep.all() else wc @ evecs[:, keep][:, ::-1]
+    return w if bool(keep.all()) else (wc @ evecs[:, keep].flip(1)).numpy()
 
 
 def radial_term(readout: Readout, seed: int) -> tuple[float, float]:
@@ -195,5 +201,6 @@ def residual_dependence(readout: Readout, seed: int) -> float:
     return _direction_test(readout.a, readout.e, torch.Generator().manual_seed(seed))
 
 
-__all__ = ["RANK_FLOOR", "RESIDUAL_FEATURES", "RESOLUTION", "Readout", "canonical_readout",
-           "exact_span", "principal_basis", "radial_term", "residual_dependence"]
+__all__ = ["EXACT", "RADIAL_Z", "RANK_FLOOR", "RESIDUAL_FEATURES", "RESOLUTION", "Readout",
+           "canonical_readout", "exact_span", "principal_basis", "radial_term",
+           "residual_dependence"]

@@ -52,11 +52,13 @@ class NormalScores:
         gap = hi - lo
         frac = torch.where(gap > 0, (v - lo) / torch.where(gap > 0, gap, 1.0), 0.0)
         pos = j - 1 + frac.clamp(0.0, 1.0)
-        if ties is not None:
-            first = torch.searchsorted(s, v, right=False)
-            run = (torch.searchsorted(s, v, right=True) - 1 - first).clamp(min=0)
-            noise = torch.rand(v.shape, generator=ties, dtype=v.dtype).to(v.device)
-            pos = torch.where(run > 0, first + noise * run, pos)
+        tied = None if ties is None else torch.nonzero((s[:, 1:] == s[:, :-1]).any(1))[:, 0]
+        if tied is not None and tied.numel():
+            st, vt = s[tied], v[tied]
+            first = torch.searchsorted(st, vt, right=False)
+            run = (torch.searchsorted(st, vt, right=True) - 1 - first).clamp(min=0)
+            noise = torch.rand(vt.shape, generator=ties, dtype=v.dtype).to(v.device)
+            pos[tied] = torch.where(run > 0, first + noise * run, pos[tied])
         u = (pos + 1.0) / (m + 1)
         return (math.sqrt(2.0) * torch.erfinv(2.0 * u - 1.0)).T.contiguous()
 
