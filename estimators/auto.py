@@ -1,24 +1,37 @@
 """The default estimator (``method="auto"``): picks a method by the data and says which and why.
 
 The rule, fixed on the design task set (``mitheory.distributions.task_set``) and scored on the
-held-out one (``heldout_task_set``; ``benchmarks/estimators_bench.py --heldout``):
+held-out ones (``heldout_task_set``, ``hard_task_set`` and, for embeddings,
+``mitheory.representations``; ``benchmarks/default_estimator.py``):
 
+0. Inputs shaped like representations (``estimators.inputs``): constant columns (dead units)
+   are dropped (``estimate_mi``'s ``drop_constant``; a constant carries no information); rows
+   that repeat an earlier (x, y) pair exactly are dropped and flagged (``duplicates``: copies are
+   not independent samples); rows repeated on one side only and columns with many tied values
+   (ReLU zeros) are flagged (``repeated_rows``, ``ties``) with the direction they push.
 1. Always run the Gaussianizing-flow estimator (``estimators.flow``): it has no log-batch ceiling,
    is exact in expectation for any Gaussian pushed through per-side invertible maps it can undo
-   (every Gaussian-copula task, and the coordinate-mixing maps of ``mitheory.transforms``), and
-   whenever its latents are Gaussian per side it is a lower bound (the Gaussian joint has the
-   least MI for given Gaussian marginals and cross-covariance).
-2. When the joint dimension is at most ``KSG_MAX_DIM`` = 6 and n ≥ 200, also run KSG on the
+   (every Gaussian-copula task, the coordinate-mixing maps of ``mitheory.transforms``, linear
+   embeddings of any rank), and reads its latents with the checks of ``estimators.latents``.
+   Only where each side's latents are Gaussian is its Gaussian MI a lower bound (the Gaussian
+   joint has the least MI for given Gaussian marginals and cross-covariance); on curved or tied
+   latents it is not, which the flags say.
+2. Where the flow's latents are tied tighter than the data resolve (flag ``resolution``: y = x Q,
+   tanh(x Q)³), the flow's read-out is reported as a floor with an MI interval open above, and an
+   infinite MI where the relation is exact to float precision; nothing else is tried.
+3. Where the radii of the two sides' latents are dependent (their KSG exceeds ``RADIAL_Z`` = 3
+   standard errors), that term is added ("flow+radial"): the whole non-Gaussian part of an
+   elliptical pair (a Student-t of any scale, at any dimension), a lower bound of it otherwise.
+4. When the joint dimension is at most ``KSG_MAX_DIM`` = 6 and n ≥ 200, also run KSG on the
    normal scores of the columns (MI-invariant; the k-NN balls then see Gaussian marginals instead
    of heavy tails). KSG needs no model of the copula, and in low dimension its bias is small and
-   mostly downward. It sees what the flows cannot: dependence that no per-side invertible map
-   makes linear (a Student-t's shared radius, additive uniform noise, any non-Gaussian copula in
-   1 + 1 dimensions).
-3. Both estimates are (nearly) lower bounds in expectation, so the larger is the closer — but only
-   a *significant* difference is read as evidence: KSG is reported when it exceeds the flow by
-   more than ``Z_CHOOSE`` = 2 standard errors of the difference; otherwise the flow, the one with
-   the smaller interval and no ceiling. Above 6 dimensions the flow is reported alone (KSG's bias
-   there is large and downward; see the warning in ``estimators.knn``).
+   mostly downward. It sees dependence that no per-side invertible map makes linear and that is
+   not radial (additive uniform noise, any non-Gaussian copula in 1 + 1 dimensions). It is
+   reported when it exceeds the flow by more than ``Z_CHOOSE`` = 2 standard errors of the
+   difference and the radial total too; otherwise the flow (or flow+radial), the one with the
+   smaller interval and no ceiling. Above 6 dimensions KSG's bias is large and downward (see the
+   warning in ``estimators.knn``); there the residual dependence test of the flow's latents
+   (flag ``residual_dependence``) says where the flows stopped short.
 
 A side that is a class label (``discrete="x"/"y"``, or one integer column with few distinct values,
 ``estimators.flags.looks_like_labels``) has no density, so neither the flow nor KSG applies: the
