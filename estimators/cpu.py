@@ -53,6 +53,8 @@ def choose_threads(threads: int | None = None) -> int:
             raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         return threads
     current = torch.get_num_threads()
+    if current == 1:  # nothing to cap: no 30 ms look
+        return 1
     idle = idle_cores()
     if idle is None:
         return current

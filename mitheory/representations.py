@@ -44,7 +44,7 @@ from mitheory.distributions import (
     check_dim,
     check_sample_args,
 )
-from mitheory.transforms import asinh, linear_mixing, mixing_matrix
+from mitheory.transforms import _WrapsTask, asinh, linear_mixing, mixing_matrix
 
 
 def _spectrum_matrix(dim: int, rank: int, seed: int, decay: float = 0.5) -> np.ndarray:
@@ -56,10 +56,9 @@ def _spectrum_matrix(dim: int, rank: int, seed: int, decay: float = 0.5) -> np.n
     return q * scale * math.sqrt(dim / np.sum(scale**2))
 
 
-class _Embedded:
-    """Shape and MI of a latent task embedded in ``dim`` dimensions by an injective map."""
+class _Square:
+    """``dim`` dimensions on each side."""
 
-    base: Task
     dim: int
 
     @property
@@ -69,6 +68,12 @@ class _Embedded:
     @property
     def dim_y(self) -> int:
         return self.dim
+
+
+class _Embedded(_Square):
+    """Shape and MI of a latent task embedded in ``dim`` dimensions by an injective map."""
+
+    base: Task
 
     @property
     def mi(self) -> float:
@@ -82,7 +87,7 @@ class _Embedded:
 
 
 @dataclass(frozen=True)
-class NoisyLowRank:
+class NoisyLowRank(_Square):
     """X = A_x u + σ e_x, Y = A_y v + σ e_y: a ``rank``-pair Gaussian staircase (u, v) at ``level``
     nats embedded in ``dim`` dims by seeded matrices with a decaying spectrum
     (:func:`_spectrum_matrix`), plus independent N(0, σ²) noise per coordinate.
@@ -100,14 +105,6 @@ class NoisyLowRank:
     @property
     def task_id(self) -> str:
         return f"lowrank{self.rank}-noise{self.noise:g}-{self.dim}x{self.dim}-latent{self.level:g}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.dim
-
-    @property
-    def dim_y(self) -> int:
-        return self.dim
 
     @cached_property
     def _latent(self) -> GaussianStaircase:
@@ -242,7 +239,7 @@ class Sphere(_Embedded):
 
 
 @dataclass(frozen=True)
-class Duplicated:
+class Duplicated(_WrapsTask):
     """``base`` with a share ``fraction`` of its distinct rows appearing twice (exact copies of
     (x, y), in shuffled order): what a table of embeddings of augmented copies of one input holds.
     The distribution, so the MI, is the base task's; the sample is not i.i.d."""
@@ -253,18 +250,6 @@ class Duplicated:
     @property
     def task_id(self) -> str:
         return f"dup{self.fraction:g}-{self.base.task_id}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.base.dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self.base.dim_y
-
-    @property
-    def mi(self) -> float:
-        return self.base.mi
 
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n, seed = check_sample_args(n, seed)
@@ -289,7 +274,7 @@ def _spiral(v: np.ndarray, strength: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Spiral:
+class Spiral(_WrapsTask):
     """x ↦ spiral(M_x x) and y likewise: a seeded invertible mixing M (``mixing_matrix``), then
     every coordinate pair rotated by an angle ``strength`` · ‖·‖ that grows with the radius.
     Invertible (the rotation keeps the radius, which gives the angle), so I is the base task's;
@@ -303,18 +288,6 @@ class Spiral:
     def task_id(self) -> str:
         return f"spiral{self.strength:g}-{self.base.task_id}"
 
-    @property
-    def dim_x(self) -> int:
-        return self.base.dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self.base.dim_y
-
-    @property
-    def mi(self) -> float:
-        return self.base.mi
-
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.base.sample(n, seed)
         return tuple(_spiral(w @ mixing_matrix(w.shape[1], 4 * self.seed + k + 50).T,
@@ -322,7 +295,7 @@ class Spiral:
 
 
 @dataclass(frozen=True)
-class Coupling:
+class Coupling(_WrapsTask):
     """A stack of ``layers`` seeded affine coupling layers per side: permute the coordinates,
     split z = (z₁, z₂) in halves, z₂ ↦ z₂ · exp(s(z₁)) + t(z₁) with s = ``scale`` · tanh(W₂ tanh(
     W₁ z₁)) and t = tanh(W₃ tanh(W₁ z₁)) (hidden width 32). Each layer inverts given z₁, so I is
@@ -336,18 +309,6 @@ class Coupling:
     @property
     def task_id(self) -> str:
         return f"coupling{self.layers}x{self.scale:g}-{self.base.task_id}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.base.dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self.base.dim_y
-
-    @property
-    def mi(self) -> float:
-        return self.base.mi
 
     def _apply(self, z: np.ndarray, side: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, side, 61])
