@@ -195,3 +195,17 @@ def test_save_critic_writes_a_critic_the_library_loads(tmp_path, capsys):
     assert torch.equal(load_critic(path).scores(x, y), lib.critic.scores(x, y))
     assert main(["estimate", str(px), str(py), "--save-critic", str(path)]) == 2
     assert "--save-critic keeps the critics of the neural methods" in capsys.readouterr().err
+
+
+def test_y_equal_to_x_prints_json_with_an_open_interval_not_a_traceback(tmp_path, capsys):
+    """y = x crashed the command line with a raw Cholesky traceback (issue 26); now one JSON
+    object: the MI infinite (null), the interval open above, the 'resolution' flag, the choice
+    and its candidates; ``--threads`` is accepted."""
+    x = np.random.default_rng(0).normal(size=(800, 1))
+    px, py = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(px, x)
+    np.save(py, x)
+    doc = _run_json(capsys, ["estimate", str(px), str(py), "--json", "--threads", "1"])
+    assert doc["mi"] is None and doc["mi_ci"][1] is None
+    assert any(f.startswith("resolution") for f in doc["flags"])
+    assert doc["chosen"] in doc["candidates"] and doc["reason"]
