@@ -52,11 +52,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from estimators import bounds
 from paradigms.methods.sdmi_base import SDMIMethod, ema_momentum
 from paradigms.training import distributed as dist_utils
 from paradigms.training.config import TrainConfig
 from paradigms.training.loop import (
     EvalHook,
+    _auto,
     _device,
     _evaluate,
     _finish,
@@ -93,7 +95,7 @@ def check_batchable(config: TrainConfig) -> None:
          f"optimizer {config.optimizer!r} (elementwise ones only: "
          f"{', '.join(SUPPORTED_OPTIMIZERS)}; LARS's trust ratio is a per-layer norm)"),
         (bool(config.online_probe), "an online probe"),
-        (bool(config.amp), "bf16 autocast (amp)"),
+        (_auto(config.amp, _device(config.device)), "bf16 autocast (on CUDA: pass amp=False)"),
         (config.compile, "compile"),
         (config.checkpoint_every is not None or config.resume, "checkpoints or resume"),
         (int(os.environ.get("WORLD_SIZE", "1")) > 1, "several processes (WORLD_SIZE > 1)"),
@@ -152,6 +154,19 @@ class _LossCall(nn.Module):
         return self.loss(x_a, x_b)
 
 
+def _batched_loss(
+    method: nn.Module, loss: Callable[..., torch.Tensor]
+) -> Callable[[dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(stacked state [R, ...], x_a [R, B, ...], x_b) ↦ the R runs' losses [R]: ``loss`` of
+    each run on its own slice of the state and its own views."""
+    call = _LossCall(method, loss)
+
+    def one(state: dict[str, torch.Tensor], x_a: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
+        return functional_call(call, state, (x_a, x_b))
+
+    return vmap(one, randomness="error")
+
+
 class _StackedOptimizer:
     """AdamW or SGD with momentum over stacked parameters [R, ...], each run at its own learning
     rate (module docstring); weight decay on parameters of rank ≥ 2 per run (the loop's
@@ -189,7 +204,14 @@ class _StackedOptimizer:
             else:
                 self._sgd(param, grad, state, eta, decay)
 
-    def _adamw(self, param, grad, state, eta, decay) -> None:
+    def _adamw(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: list[torch.Tensor],
+        eta: torch.Tensor,
+        decay: torch.Tensor | None,
+    ) -> None:
         (beta1, beta2), k = _BETAS, self.steps
         if not state:
             state += [torch.zeros_like(param), torch.zeros_like(param)]
@@ -201,7 +223,14 @@ class _StackedOptimizer:
         denom = (v.sqrt() / (1 - beta2**k) ** 0.5).add_(_EPS)
         param.sub_(eta / (1 - beta1**k) * m / denom)
 
-    def _sgd(self, param, grad, state, eta, decay) -> None:
+    def _sgd(
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        state: list[torch.Tensor],
+        eta: torch.Tensor,
+        decay: torch.Tensor | None,
+    ) -> None:
         update = grad + decay * param if decay is not None else grad
         if not state:
             state.append(update.clone())
@@ -223,14 +252,16 @@ class _BatchedGroup:
         self.template = template
         named = dict(template.named_parameters())
         self.param_names = list(named)
-        self.buffer_names = [n for n, _ in template.named_buffers()]
-        models = [dict(r.method.named_parameters()) | dict(r.method.named_buffers())
-                  for r in self.runs]  # fmt: skip
-        self.models = models
+        #: each run's own parameters and buffers by name (its slice is written back at evaluations)
+        self.models = [
+            dict(r.method.named_parameters()) | dict(r.method.named_buffers()) for r in self.runs
+        ]
         with torch.no_grad():
-            self.params = {n: torch.stack([m[n] for m in models]).requires_grad_(named[n]
-                           .requires_grad) for n in self.param_names}  # fmt: skip
-            self.buffers = {n: torch.stack([m[n] for m in models]) for n in self.buffer_names}
+            stacked = {n: torch.stack([m[n] for m in self.models]) for n in self.models[0]}
+        self.params = {n: stacked[n].requires_grad_(p.requires_grad) for n, p in named.items()}
+        self.buffers = {n: t for n, t in stacked.items() if n not in named}
+        #: the stacked tensors under the names ``_LossCall`` gives them (updated in place)
+        self.stacked = {f"method.{n}": t for n, t in (self.params | self.buffers).items()}
         name_of = {id(p): n for n, p in named.items()}
         self.blocks = []
         for i, block in enumerate(template.update_blocks()):
@@ -244,7 +275,7 @@ class _BatchedGroup:
                  for step in range(configs[0].steps)],
                 dtype=self.params[names[0]].dtype, device=device,
             )  # fmt: skip
-            self.blocks.append((_LossCall(template, block.loss), names, optimizer, lrs))
+            self.blocks.append((_batched_loss(template, block.loss), names, optimizer, lrs))
         self.ema = self._ema_pairs()
         n_runs = len(self.runs)
         self.total = torch.zeros(n_runs, device=device)
@@ -309,18 +340,10 @@ class _BatchedGroup:
     def _step(self, step: int) -> None:
         """One training step of all runs: every update block (batched losses, per-run
         gradients, stacked optimizer step), then the EMA M-step."""
-        from estimators import bounds
-
         x_a, x_b = self._views(step)
-        for i, (call, names, optimizer, lrs) in enumerate(self.blocks):
-
-            def one(params, buffers, xa, xb, call=call):
-                return functional_call(call, (params, buffers), (xa, xb))
-
-            params = {f"method.{n}": t for n, t in self.params.items()}
-            buffers = {f"method.{n}": t for n, t in self.buffers.items()}
+        for i, (losses_of, names, optimizer, lrs) in enumerate(self.blocks):
             with bounds.unchecked():  # float32 losses, as the loop's ``block.loss(...).float()``
-                losses = vmap(one, randomness="error")(params, buffers, x_a, x_b).float()
+                losses = losses_of(self.stacked, x_a, x_b).float()
             self._add_losses(step, i, losses.detach())
             grads = torch.autograd.grad(
                 losses.sum(), [self.params[n] for n in names], allow_unused=True
