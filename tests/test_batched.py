@@ -171,6 +171,19 @@ def test_mixed_configurations_each_match_their_solo_run(tmp_path):
         _compare_logs(solo, joint, name, BASE.probe_test or 1)
 
 
+def test_a_diverging_run_stops_as_alone_and_leaves_the_other_runs_alone():
+    """SGD at lr 1e9 drives Taylor-DV's embeddings to NaN: the run stops at the evaluation where
+    the loop stops it, with the same reason, and its batch-mate trains on unchanged."""
+    healthy = replace(BASE, method="jmi-taylor", optimizer="sgd", lr=0.05, steps=20, eval_every=5)
+    configs = [replace(healthy, lr=1e9), replace(healthy, seed=1)]
+    alone = [train(c) for c in configs]
+    together = train_batched(configs)
+    assert alone[0]["status"] == together[0]["status"] == "stopped"
+    for key in ("reason", "steps_done", "final_step"):
+        assert alone[0][key] == together[0][key]
+    _compare_logs(alone[1], together[1], "healthy", healthy.probe_test or 1)
+
+
 def _swap_batches(self, step):
     x_a, x_b = original_views(self, step)
     return torch.cat([x_a[:1], x_a[:1], x_a[2:]]), torch.cat([x_b[:1], x_b[:1], x_b[2:]])
