@@ -3,10 +3,12 @@
     python benchmarks/run_engine.py             # R = 1, 12, 36, 72; 200 steps; canonical SDMI
     python benchmarks/run_engine.py --quick     # R = 1, 12; 60 steps
     python benchmarks/run_engine.py --method byol --sizes 1 36
+    python benchmarks/run_engine.py --data markov-sequences   # token sequences, 1-D CNN
 
 Both sides train the same configurations (``TrainConfig`` defaults as the claims use them: vector
-Gaussian mixture, MLP backbone, AdamW, batch 128; seeds 0..R−1; evaluations at step 0 and at the
-end, no linear probe) and are timed end to end (set-up, steps, evaluations):
+Gaussian mixture with the MLP backbone, or ``--data``'s own encoder; AdamW, batch 128; seeds
+0..R−1; evaluations at step 0 and at the end, no linear probe) and are timed end to end (set-up,
+steps, evaluations):
 
 - one at a time: ``paradigms.training.loop.train`` on each configuration in turn. Its throughput
   R·S / T does not depend on R, so it is measured on the first min(R, ``--solo-runs``) runs;
@@ -31,27 +33,28 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def _configs(method: str, runs: int, steps: int) -> list:
+def _configs(method: str, runs: int, steps: int, data: str = "gaussian-mixture") -> list:
     from paradigms.training.config import TrainConfig
 
     return [
         TrainConfig(
-            method=method, seed=seed, steps=steps, eval_every=steps, progress=False,
+            method=method, data=data, seed=seed, steps=steps, eval_every=steps, progress=False,
             linear_probe=False, probe_train=512, probe_test=512,
         )
         for seed in range(runs)
     ]  # fmt: skip
 
 
-def arithmetic_seconds(method: str, repeats: int = 30) -> float:
+def arithmetic_seconds(method: str, data: str, repeats: int = 30) -> float:
     """t_a: median seconds of one step's update-block losses and backward passes of one run."""
     from paradigms.data import load_dataset
     from paradigms.training.loop import build_method
 
-    config = _configs(method, 1, 1)[0]
-    data = load_dataset(config.data, seed=0)
-    model = build_method(config, data).train()
-    x_a, x_b = data.views(data.train_x[: config.batch_size], torch.Generator().manual_seed(0))
+    config = _configs(method, 1, 1, data)[0]
+    dataset = load_dataset(config.data, seed=0)
+    model = build_method(config, dataset).train()
+    batch = dataset.train_x[: config.batch_size]
+    x_a, x_b = dataset.views(batch, torch.Generator().manual_seed(0))
     blocks = model.update_blocks()
     times = []
     for _ in range(repeats + 3):
@@ -65,6 +68,7 @@ def arithmetic_seconds(method: str, repeats: int = 30) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--method", default="sdmi")
+    parser.add_argument("--data", default="gaussian-mixture", help="or markov-sequences (1-D CNN)")
     parser.add_argument("--steps", type=int, default=None, help="default 200 (--quick: 60)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--solo-runs", type=int, default=3)
@@ -78,13 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     from paradigms.training.batched import train_batched
     from paradigms.training.loop import train
 
-    t_a = arithmetic_seconds(args.method)
-    print(f"# {args.method}, {steps} steps, {torch.get_num_threads()} thread(s); one run's "
-          f"arithmetic t_a = {1e3 * t_a:.2f} ms/step")  # fmt: skip
+    t_a = arithmetic_seconds(args.method, args.data)
+    print(f"# {args.method} on {args.data}, {steps} steps, {torch.get_num_threads()} thread(s); "
+          f"one run's arithmetic t_a = {1e3 * t_a:.2f} ms/step")  # fmt: skip
     print(f"{'R':>4} {'solo runs·steps/s':>18} {'batched':>10} {'ratio':>7} "
           f"{'compute-bound s':>16} {'batched s':>10} {'batched/bound':>14}")  # fmt: skip
     for runs in sizes:
-        configs = _configs(args.method, runs, steps)
+        configs = _configs(args.method, runs, steps, args.data)
         solo = configs[: min(runs, args.solo_runs)]
         start = time.perf_counter()
         for config in solo:

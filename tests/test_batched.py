@@ -144,6 +144,13 @@ def test_each_batched_run_equals_its_solo_run(method, ablate):
     assert worst_state <= STATE_RTOL and worst_log <= LOG_RTOL
 
 
+@pytest.mark.parametrize("method", ["sdmi", "byol"])
+def test_token_sequences_with_the_1d_cnn_each_equal_their_solo_run(method):
+    configs = [replace(BASE, method=method, data="markov-sequences", seed=s, lr=5e-3 * (1 + s))
+               for s in (0, 1)]  # fmt: skip
+    check_equivalent(configs)
+
+
 def test_mixed_configurations_each_match_their_solo_run(tmp_path):
     """Seeds, learning rates, weight decay, schedules, an ablation, an M-step, an optimizer and
     the linear probe mixed in one call; files written as the loop writes them."""
@@ -221,8 +228,9 @@ def test_the_equivalence_check_catches_a_planted_fault(monkeypatch, target, name
 @pytest.mark.parametrize(
     "change, words",
     [({"optimizer": "lars"}, "LARS"), ({"method": "mocov2"}, "mocov2"),
-     ({"data": "fashion-mnist"}, "vector data"), ({"online_probe": True}, "online probe"),
-     ({"checkpoint_every": 5, "out": "x"}, "checkpoints"), ({"backbone": "smallcnn"}, "mlp")],
+     ({"data": "fashion-mnist"}, "supported: gaussian-mixture"),
+     ({"online_probe": True}, "online probe"), ({"checkpoint_every": 5, "out": "x"}, "checkpoints"),
+     ({"backbone": "smallcnn"}, "mlp, seqcnn")],
 )  # fmt: skip
 def test_unsupported_configurations_are_refused_before_training(change, words):
     configs = [BASE, replace(BASE, **change)]

@@ -33,10 +33,12 @@ Per run (may differ inside one group): ``seed`` (model, data set, batches, views
 the evaluation and probe settings, ``out``. The same in a group: everything that shapes the
 computation (method, ablations, method/backbone/data options, batch size, steps, optimizer).
 
-Supported: the vector data (``gaussian-mixture``) with the ``mlp`` backbone, methods
+Supported (:data:`SUPPORTED_DATA`): the vector data (``gaussian-mixture``) with the ``mlp``
+backbone and the token sequences (``markov-sequences``) with the ``seqcnn`` 1-D CNN, methods
 :data:`SUPPORTED_METHODS` with any of their ablations, AdamW and SGD, one process. Refused with a
-``ValueError`` (train those one at a time): images and token sequences, MoCo v2 (its queue),
-LARS, online probe, bf16 autocast, ``compile``, checkpoints and resume, several processes.
+``ValueError`` before anything trains (train those one at a time): images, ``paired-bags``, other
+backbones, MoCo v2 (its queue), LARS, the online probe, bf16 autocast, ``compile``, checkpoints
+and resume, several processes. The engine shows no progress bar (``progress`` is ignored).
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ from paradigms.training.loop import (
 SUPPORTED_METHODS = (
     "sdmi", "simsiam", "byol", "mocov3", "jmi", "jmi-taylor", "simclr", "barlow", "vicreg",
 )  # fmt: skip
+#: data sets and the backbone each is supported with (its default one)
+SUPPORTED_DATA = {"gaussian-mixture": "mlp", "markov-sequences": "seqcnn"}
 #: elementwise optimizers: on stacked tensors they are R independent ones
 SUPPORTED_OPTIMIZERS = ("adamw", "sgd")
 #: configuration fields that may differ between the runs of one batched group
@@ -89,8 +93,10 @@ def check_batchable(config: TrainConfig) -> None:
     reasons = [
         (config.method not in SUPPORTED_METHODS,
          f"method {config.method!r} (supported: {', '.join(SUPPORTED_METHODS)})"),
-        (config.data != "gaussian-mixture", f"data {config.data!r} (vector data only)"),
-        (config.backbone not in (None, "mlp"), f"backbone {config.backbone!r} (mlp only)"),
+        (config.data not in SUPPORTED_DATA, f"data {config.data!r} (supported: "
+         f"{', '.join(SUPPORTED_DATA)})"),
+        (config.backbone not in (None, SUPPORTED_DATA.get(config.data)),
+         f"backbone {config.backbone!r} (only the data set's own: mlp, seqcnn)"),
         (config.optimizer not in SUPPORTED_OPTIMIZERS,
          f"optimizer {config.optimizer!r} (elementwise ones only: "
          f"{', '.join(SUPPORTED_OPTIMIZERS)}; LARS's trust ratio is a per-layer norm)"),
