@@ -197,7 +197,7 @@ def _swap_batches(self, step):
 
 
 def _shared_moments(self, param, grad, state, eta, decay):
-    original_adamw(self, param, grad, state, eta, decay)
+    original_update(self, param, grad, state, eta, decay)
     for moment in state:
         moment.copy_(moment.mean(0, keepdim=True).expand_as(moment))
 
@@ -207,14 +207,14 @@ def _one_lr(self, grads, lr):
 
 
 original_views = batched._BatchedGroup._views
-original_adamw = batched._StackedOptimizer._adamw
+original_update = batched._StackedOptimizer._update
 original_step = batched._StackedOptimizer.step
 
 
 @pytest.mark.parametrize(
     "target, name, fault",
     [(batched._BatchedGroup, "_views", _swap_batches),
-     (batched._StackedOptimizer, "_adamw", _shared_moments),
+     (batched._StackedOptimizer, "_update", _shared_moments),
      (batched._StackedOptimizer, "step", _one_lr)],
     ids=["run 1 gets run 0's batches", "shared optimizer moments", "one learning rate"],
 )  # fmt: skip

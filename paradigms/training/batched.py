@@ -205,12 +205,9 @@ class _StackedOptimizer:
                 continue
             eta = self._shaped(lr, param)
             decay = self._shaped(self.weight_decay, param) if param.ndim >= 3 else None
-            if self.name == "adamw":
-                self._adamw(param, grad, state, eta, decay)
-            else:
-                self._sgd(param, grad, state, eta, decay)
+            self._update(param, grad, state, eta, decay)
 
-    def _adamw(
+    def _update(
         self,
         param: torch.Tensor,
         grad: torch.Tensor,
@@ -218,6 +215,16 @@ class _StackedOptimizer:
         eta: torch.Tensor,
         decay: torch.Tensor | None,
     ) -> None:
+        """One stacked parameter's step (the module docstring's AdamW or SGD) at rates ``eta``
+        and weight decays ``decay`` (None: not decayed), both shaped [R, 1, ...]."""
+        if self.name == "sgd":
+            update = grad + decay * param if decay is not None else grad
+            if not state:
+                state.append(update.clone())
+            else:
+                state[0].mul_(self._shaped(self.momentum, param)).add_(update)
+            param.sub_(eta * state[0])
+            return
         (beta1, beta2), k = _BETAS, self.steps
         if not state:
             state += [torch.zeros_like(param), torch.zeros_like(param)]
@@ -228,21 +235,6 @@ class _StackedOptimizer:
         v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         denom = (v.sqrt() / (1 - beta2**k) ** 0.5).add_(_EPS)
         param.sub_(eta / (1 - beta1**k) * m / denom)
-
-    def _sgd(
-        self,
-        param: torch.Tensor,
-        grad: torch.Tensor,
-        state: list[torch.Tensor],
-        eta: torch.Tensor,
-        decay: torch.Tensor | None,
-    ) -> None:
-        update = grad + decay * param if decay is not None else grad
-        if not state:
-            state.append(update.clone())
-        else:
-            state[0].mul_(self._shaped(self.momentum, param)).add_(update)
-        param.sub_(eta * state[0])
 
 
 class _BatchedGroup:
