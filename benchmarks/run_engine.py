@@ -16,13 +16,16 @@ steps, evaluations):
 
 Compute-bound estimate: R × S × t_a, with t_a one run's pure arithmetic per step — the median
 time of its update blocks' loss + backward on a fixed batch (``torch.autograd.grad``), without
-data drawing, optimizer, schedules, logging or evaluations. Threads: ``--threads`` (default 1,
+data drawing, optimizer, schedules, logging or evaluations; measured again before each row, as
+the machine's load (printed) moves all three timings. Both sides are warmed up once first (a
+2-step run each), so first-call costs count for neither. Threads: ``--threads`` (default 1,
 ``torch.set_num_threads``); the table says how many.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -82,12 +85,16 @@ def main(argv: list[str] | None = None) -> None:
     from paradigms.training.batched import train_batched
     from paradigms.training.loop import train
 
-    t_a = arithmetic_seconds(args.method, args.data)
-    print(f"# {args.method} on {args.data}, {steps} steps, {torch.get_num_threads()} thread(s); "
-          f"one run's arithmetic t_a = {1e3 * t_a:.2f} ms/step")  # fmt: skip
-    print(f"{'R':>4} {'solo runs·steps/s':>18} {'batched':>10} {'ratio':>7} "
+    print(f"# {args.method} on {args.data}, {steps} steps, {torch.get_num_threads()} thread(s), "
+          f"load average {os.getloadavg()[0]:.2f}; t_a: one run's arithmetic per step, "
+          "measured before each row")  # fmt: skip
+    print(f"{'R':>4} {'solo runs·steps/s':>18} {'batched':>10} {'ratio':>7} {'t_a ms':>7} "
           f"{'compute-bound s':>16} {'batched s':>10} {'batched/bound':>14}")  # fmt: skip
+    warm = _configs(args.method, 2, 2, args.data)  # first-call costs (imports, allocators) first
+    train(warm[0])
+    train_batched(warm)
     for runs in sizes:
+        t_a = arithmetic_seconds(args.method, args.data)
         configs = _configs(args.method, runs, steps, args.data)
         solo = configs[: min(runs, args.solo_runs)]
         start = time.perf_counter()
@@ -100,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         rate = runs * steps / batched_s
         bound = runs * steps * t_a
         print(f"{runs:>4} {solo_rate:>18.1f} {rate:>10.1f} {rate / solo_rate:>7.2f} "
-              f"{bound:>16.2f} {batched_s:>10.2f} {batched_s / bound:>14.2f}")  # fmt: skip
+              f"{1e3 * t_a:>7.2f} {bound:>16.2f} {batched_s:>10.2f} "
+              f"{batched_s / bound:>14.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
