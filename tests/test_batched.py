@@ -154,7 +154,8 @@ def test_token_sequences_with_the_1d_cnn_each_equal_their_solo_run(method):
 
 def test_mixed_configurations_each_match_their_solo_run(tmp_path):
     """Seeds, learning rates, weight decay, schedules, an ablation, an M-step, an optimizer and
-    the linear probe mixed in one call; files written as the loop writes them."""
+    the linear probe mixed in one call (groups of one are trained by the loop itself); files
+    written as the loop writes them."""
     configs = [
         replace(BASE, seed=0, out=str(tmp_path / "batched0")),
         replace(BASE, seed=1, lr=1e-2, weight_decay=1e-3, linear_probe=True),
@@ -162,8 +163,9 @@ def test_mixed_configurations_each_match_their_solo_run(tmp_path):
         replace(BASE, seed=3, lr_schedule="cosine", warmup_steps=5, warmup_start_lr=1e-4),
         replace(BASE, seed=4, optimizer="sgd", lr=0.05, momentum=0.8),
         replace(BASE, seed=5, method_options={"target_update": "ema"}, eval_every=15),
+        replace(BASE, seed=6, optimizer="sgd", lr=0.02, momentum=0.5, weight_decay=1e-3),
     ]
-    assert batch_groups(configs) == [[0, 1, 3], [2], [4], [5]]
+    assert batch_groups(configs) == [[0, 1, 3], [2], [4, 6], [5]]
     check_equivalent(configs)
     train(replace(configs[0], out=str(tmp_path / "solo0")))
     for name in ("metrics.jsonl", "summary.json"):

@@ -46,7 +46,8 @@ backbone and the token sequences (``markov-sequences``) with the ``seqcnn`` 1-D 
 :data:`SUPPORTED_METHODS` with any of their ablations, AdamW and SGD, one process. Refused with a
 ``ValueError`` before anything trains (train those one at a time): images, ``paired-bags``, other
 backbones, MoCo v2 (its queue), LARS, the online probe, bf16 autocast, ``compile``, checkpoints
-and resume, several processes. The engine shows no progress bar (``progress`` is ignored).
+and resume, several processes. The engine shows no progress bar (``progress`` is ignored). On
+CUDA (with ``amp=False``) it runs, but no GPU has yet checked it against solo runs.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ from paradigms.training.loop import (
     _Run,
     _setup,
     _Stop,
+    train,
 )
 
 #: methods whose step is update blocks plus at most an EMA M-step (no queue, no other state)
@@ -140,15 +142,18 @@ def train_batched(
     configs: Sequence[TrainConfig], on_eval: Sequence[EvalHook | None] | None = None
 ) -> list[dict[str, Any]]:
     """Train every configuration and return their summaries in order, each equal to
-    ``loop.train(configs[i], on_eval[i])``'s but ``seconds`` (the batch's wall time); runs are
-    batched by :func:`batch_groups`. ``ValueError`` (before any training) for a configuration
-    the engine does not support."""
+    ``loop.train(configs[i], on_eval[i])``'s but ``seconds`` (its group's wall time); runs are
+    batched by :func:`batch_groups`, and a group of one run is trained by ``loop.train``.
+    ``ValueError`` (before any training) for a configuration the engine does not support."""
     hooks = list(on_eval) if on_eval is not None else [None] * len(configs)
     if len(hooks) != len(configs):
         raise ValueError(f"got {len(hooks)} hooks for {len(configs)} configurations")
     groups = batch_groups(configs)
     summaries: list[dict[str, Any]] = [{} for _ in configs]
     for group in groups:
+        if len(group) == 1:  # nothing to batch: the loop itself, which is faster for one run
+            summaries[group[0]] = train(configs[group[0]], hooks[group[0]])
+            continue
         done = _BatchedGroup([configs[i] for i in group], [hooks[i] for i in group]).train()
         for i, summary in zip(group, done, strict=True):
             summaries[i] = summary
