@@ -192,7 +192,7 @@ def knn_accuracy(
         sims, idx = (xte[start : start + chunk_size] @ xtr.T).topk(k, dim=1)
         # Shift by the row maximum (≤ 1) before exp: same argmax, no overflow for small τ.
         weights = torch.exp((sims - sims[:, :1]) / temperature)
-        votes = torch.zeros(sims.shape[0], n_classes, device=xte.device)
+        votes = torch.zeros(sims.shape[0], n_classes, dtype=weights.dtype, device=xte.device)
         votes.scatter_add_(1, ytr[idx], weights)
         correct += int((votes.argmax(dim=1) == yte[start : start + chunk_size]).sum())
     return correct / xte.shape[0]
