@@ -297,7 +297,12 @@ def flow_mi(
 
     Returns:
         MIResult with ``method="flow"``; ``diagnostics`` holds per-fold training details, the
-        fold estimates and SEs, τ², and ``copula_mi`` (the plug-in on normal scores alone).
+        fold estimates and SEs, τ², ``copula_mi`` and ``copula_se`` (the plug-in on normal
+        scores alone), the checks of the latents (``estimators.latents``): ``radial`` and
+        ``copula_radial`` ({"mi", "se"} in nats, or None where the latents' dimension is above
+        ``RADIAL_MAX_DIM_SHARE`` of the held-out pairs), ``direction_p``, ``resolution`` (the
+        tightest canonical pair's 1 − ρ² times the training pairs per fold) and ``rank`` (the
+        dimensions kept per side and fold).
     """
     start = time.perf_counter()
     config = config_from_options(FlowConfig, options, "the flow estimator")

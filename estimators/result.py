@@ -12,7 +12,7 @@ Z95 = 1.959963984540054
 #: diagnostics keys whose values (numbers, or nested lists of numbers) are in nats
 NAT_VALUED = frozenset({
     "mi", "ci", "mi_ci", "se", "estimate", "block_mi", "plugin_raw", "bias_correction",
-    "copula_mi", "val_null", "val_best", "val_nll",
+    "copula_mi", "copula_se", "radial", "val_null", "val_best", "val_nll",
 })  # fmt: skip
 #: diagnostics keys in nats² (variances)
 NAT2_VALUED = frozenset({"tau2"})
