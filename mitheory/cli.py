@@ -73,6 +73,7 @@ def _flag_words(message: str) -> str:
     """A library message in command-line words: ``discrete='x'`` becomes ``--discrete x``."""
     message = re.sub(r"discrete=(['\"])(x|y)\1", r"--discrete \2", message)
     message = message.replace("return_critic=True", "--save-critic")
+    message = re.sub(r"^threads must be", "--threads must be", message)
     return re.sub(r"method=(['\"])(\w+)\1", r"--method \2", message)
 
 

@@ -209,3 +209,10 @@ def test_y_equal_to_x_prints_json_with_an_open_interval_not_a_traceback(tmp_path
     assert doc["mi"] is None and doc["mi_ci"][1] is None
     assert any(f.startswith("resolution") for f in doc["flags"])
     assert doc["chosen"] in doc["candidates"] and doc["reason"]
+
+
+def test_a_bad_thread_count_is_reported_in_flag_words(tmp_path, capsys):
+    px, py, _, _ = _write_pair(tmp_path)
+    code = main(["estimate", str(px), str(py), "--threads", "0"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--threads must be a positive integer" in err
