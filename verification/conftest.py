@@ -7,9 +7,9 @@ verdict differs from the report's fails) and a control that reaches the opposite
 the claim has one (every empirical claim must); then a claim that holds passes and one that fails,
 is partial or is undecided raises :class:`ClaimDoesNotHold`. The register's verdict test of such a
 claim carries a strict ``xfail`` for exactly that exception (:func:`pytest_collection_modifyitems`),
-so the summary line counts claims that hold (passed) and those that do not (xfailed), and a change
-of verdict in either direction is a failure. Each family runs once per session (cached); its
-figures go to a temporary folder.
+so the xfailed count of the summary line is the number of claims that do not hold (the verdict
+tests of the others pass), and a change of verdict in either direction is a failure. Each family
+runs once per session (cached); its figures go to a temporary folder.
 """
 
 from __future__ import annotations
