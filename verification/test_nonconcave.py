@@ -25,8 +25,8 @@ from mitheory.nonconcave import (
 )
 
 
-def test_T8_verdict(claim_check, section_data):
-    claim = claim_check("T8")
+def test_T8_verdict(claim_check, claim_result, section_data):
+    claim = claim_result("T8")
     t8 = section_data("nonconcave")["t8"]
     assert t8["rule"]["broken"] == 0 and t8["rule"]["interval"][1] < 0.1  # the finding
     # the control breaks it: minibatch steps lower the DV at f ≤ 1 in a clear share of pairs
@@ -35,6 +35,7 @@ def test_T8_verdict(claim_check, section_data):
     # monotone at every step size, so the rule's region is a finding, not a tautology)
     assert t8["falsifying_case"]["factor"] is not None and t8["falsifying_case"]["factor"] > 1
     assert claim.figure == pytest.approx(t8["rule"]["interval"][1])
+    claim_check(claim)
 
 
 def _objective(activation: str = "tanh", seed: int = 0) -> tuple[Objective, torch.Tensor, ...]:

@@ -18,8 +18,8 @@ from mitheory.claims import predictor as p7
 from paradigms.methods import get_method
 
 
-def test_P7_verdict(claim_check, section_data):
-    claim = claim_check("P7")
+def test_P7_verdict(claim_check, claim_result, section_data):
+    claim = claim_result("P7")
     data = section_data("training")["p7"]
     copy = data["checks"]["copy"]
     # the finding: capacity raises the DV reached and the alignment predicts it ...
@@ -36,6 +36,7 @@ def test_P7_verdict(claim_check, section_data):
     control = data["checks"]["gradient"]
     assert control["surrogate"]["alive"] == 0
     assert not any(control[k]["pass"] for k in ("capacity", "fidelity", "surrogate"))
+    claim_check(claim)
 
 
 def _record(capacity: str, rel_dv: float, fidelity: float, collapsed: bool, seed: int = 0,

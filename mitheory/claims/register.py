@@ -4,14 +4,18 @@ module whose experiment decides it and the pytest node id that asserts it.
 Kinds: ``identity`` (an algebraic identity checked numerically or symbolically), ``theorem`` (a
 proved statement checked numerically: a software check, not evidence for the paper) and
 ``empirical`` (a measured statement about data or training whose verdict can come out either way;
-a negative control in the same run shows that it can). ``CLAIMS.md`` at the repository root is
+a negative control in the same run shows that it can). A theorem's check may carry a control too
+(E3, T5: the same rule on a case the mathematics says it must reject), which shows the check can
+fail; it is not evidence. ``CLAIMS.md`` at the repository root is
 rendered from this module (``python -m mitheory.claims.register > CLAIMS.md``; a test keeps the
 two equal).
 
 ``expected`` is the verdict the quick report (``mitheory report --quick``, seed 0) reaches (the
-full report for ``full_only`` claims); the verification test of each claim asserts that the
-experiment still reaches it and that its control reaches the opposite one, so a change of
-finding is a failing test, not a silent edit.
+full report for ``full_only`` claims). ``pytest verification/`` reads as the verdict table: the
+verification test of a claim that holds passes, that of a claim that fails, is partial or is
+undecided is a strict xfail, and either fails when the experiment no longer reaches ``expected``
+or its control no longer reaches the opposite verdict, so a change of finding is a failing test,
+not a silent edit (``verification/conftest.py``).
 """
 
 from __future__ import annotations
@@ -54,12 +58,13 @@ _SPECS = (
         "min of DV − NWJ over the same matrices must be ≥ −(float64 rounding allowance)",
         "estimation", _V + "test_estimator_bounds.py::test_E2_verdict", "holds"),
     ClaimSpec(
-        "E3", "empirical",
+        "E3", "theorem",
         "With the exact optimal critic on correlated Gaussians: NWJ unbiased; InfoNCE saturates "
         "at log N; DV's finite-batch bias as predicted",
         "per batch size N: |mean NWJ − I| ≤ z·SE, |DV bias − Var(m̂)/2| ≤ z·SE + third-order term, "
-        "InfoNCE ≤ log N closing < 1 % of the gap to I (z Bonferroni, family-wise 1 %); control: "
-        "the same rule on the optimal critic scaled by ½ (not optimal), InfoNCE at I < log N",
+        "InfoNCE ≤ log N closing < 1 % of the gap to I (z Bonferroni, family-wise 1 %); the check "
+        "can fail: the same rule on the optimal critic scaled by ½ (not optimal), InfoNCE at "
+        "I < log N",
         "estimation", _V + "test_estimator_bounds.py::test_E3_verdict", "holds"),
     ClaimSpec(
         "E4", "empirical",
@@ -100,16 +105,16 @@ _SPECS = (
         "the Bonferroni bound (family-wise 1 %)",
         "surrogate_error", _V + "test_isserlis.py::test_T4_verdict", "holds"),
     ClaimSpec(
-        "T5", "empirical",
-        "Taylor-DV error under non-Gaussian data, restated as what the data support: whether the "
+        "T5", "theorem",
+        "Taylor-DV error under non-Gaussian data, as the mathematics gives it: whether the "
         "marginal term is finite is set by the tails (not the kurtosis); for symmetric i.i.d. "
         "sources the small-scale error ratio grows as 1 + aκ + bκ²; skewness enters at O(s³); "
-        "measured across critic scales up to each family's finiteness limit",
+        "computed across critic scales up to each family's finiteness limit",
         "three parts, each a check: (tails) families of equal kurtosis split into finite and "
         "infinite M by their tails; (kurtosis) the quadratic 1 + aκ + bκ² fits the small-scale "
         "ratios of the symmetric families within 5 %; (skew) the log-log slope of the error of "
-        "skewed families at small s is 3 ± 0.3, of symmetric ones 4 ± 0.3; control: the kurtosis "
-        "rule on the skewed families, which it must not fit",
+        "skewed families at small s is 3 ± 0.3, of symmetric ones 4 ± 0.3; the check can fail: "
+        "the kurtosis rule on the skewed families, which it must not fit",
         "surrogate_error", _V + "test_surrogate_error.py::test_T5_verdict", "holds"),
     ClaimSpec(
         "T6", "identity",
@@ -216,7 +221,9 @@ def render_markdown() -> str:
         "# Claims register",
         "",
         "Every claim that `mitheory report` decides and `pytest verification/` asserts, with its "
-        "kind and how its verdict is computed. Generated from `mitheory/claims/register.py` "
+        "kind and how its verdict is computed. In `pytest verification/` a claim that holds "
+        "passes and one that fails, is partial or is undecided is a strict xfail; a verdict "
+        "other than the one below fails. Generated from `mitheory/claims/register.py` "
         "(`python -m mitheory.claims.register > CLAIMS.md`); do not edit by hand.",
         "",
         "Kinds: **identity** — an algebraic identity checked numerically or symbolically; "
