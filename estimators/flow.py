@@ -82,6 +82,7 @@ from estimators.latents import (
     principal_basis,
     radial_term,
     residual_dependence,
+    tail_excess,
 )
 from estimators.marginals import normal_scores
 from estimators.neural import combine_folds, fold_ids
@@ -343,6 +344,7 @@ class _Fold:
     copula: Readout
     radial: tuple[float, float] | None
     copula_radial: tuple[float, float] | None
+    tails: tuple[float, float]
     direction_p: float
     resolution: float
     info: dict[str, Any]
@@ -381,13 +383,14 @@ def _fold(
         radial = radial_term(readout, seed)
         copula_radial = radial_term(copula, seed) if flow.maps else radial
     direction_p = residual_dependence(readout, seed)
+    tails = tail_excess(readout)
     m = x_tr.shape[0]
     resolution = float(1.0 - readout.rho[0] ** 2) * m if readout.rho.size else math.inf
     info.update(train_seconds=time.perf_counter() - t0, n_test=int(x_te.shape[0]),
                 estimate=readout.mi, se=math.sqrt(readout.var), plugin_raw=readout.raw,
                 rank_x=rank_x, rank_y=rank_y, radial=radial,
-                direction_p=direction_p, resolution=resolution)  # fmt: skip
-    return _Fold(readout, copula, radial, copula_radial, direction_p, resolution, info)
+                direction_p=direction_p, resolution=resolution, tail_excess=tails[0])  # fmt: skip
+    return _Fold(readout, copula, radial, copula_radial, tails, direction_p, resolution, info)
 
 
 def _combined(folds: list[_Fold], name: str, sizes: np.ndarray) -> dict[str, float] | None:
@@ -415,6 +418,7 @@ def _combine(
     mi, var, tau2 = combine_folds(estimates, np.array([f.readout.var for f in folds]), sizes)
     radial = _combined(folds, "radial", sizes)
     copula_radial = _combined(folds, "copula_radial", sizes)
+    tails = _combined(folds, "tails", sizes)
     direction_p = min(1.0, len(folds) * min(f.direction_p for f in folds))
     resolution = min(f.resolution for f in folds)
     half = Z95 * math.sqrt(var)
@@ -439,6 +443,13 @@ def _combine(
             "dependence the Gaussian read-out misses (a shared scale, as in a Student-t): the MI "
             "is likely higher; method='auto' adds this term"
         )
+    if radial is None and tails["mi"] > max(RADIAL_Z * tails["se"], Z95 * math.sqrt(var)):
+        flags.append(
+            f"heavy_tails: the latents' fourth moments exceed their Gaussian model's, so the "
+            f"read-out's bias correction falls short by ≈ {tails['mi']:.2f} nats (it may read "
+            "high), while dependence through a shared scale, read by the radial term, is not "
+            "read at this dimension (it may read low): the estimate can be off either way"
+        )
     if direction_p < DIRECTION_ALPHA:
         flags.append(
             f"residual_dependence: the directions of the flow latents stay dependent beyond their "
@@ -454,6 +465,7 @@ def _combine(
         "copula_se": math.sqrt(_combined_var(folds, sizes)),
         "copula_radial": copula_radial,
         "direction_p": direction_p,
+        "tail_excess": tails,
         "resolution": resolution,
         "rank": {"x": [f.info["rank_x"] for f in folds], "y": [f.info["rank_y"] for f in folds]},
         "config": asdict(config),

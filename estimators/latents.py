@@ -158,6 +158,22 @@ def exact_span(w: np.ndarray) -> np.ndarray:
     return w if bool(keep.all()) else (wc @ evecs[:, keep].flip(1)).numpy()
 
 
+def tail_excess(readout: Readout) -> tuple[float, float]:
+    """The latents' fourth-moment excess over the Gaussian model, in nats of read-out bias, and
+    its standard error: ½ (mean ‖a‖²‖e‖² − d_u d_v) / n.
+
+    Under the Gaussian model a and e are independent standard normals, so E ‖a‖²‖e‖² = d_u d_v,
+    and the plug-in's upward bias at independence, ½ E Σ_ij r̂_ij² ≈ ½ E ‖a‖²‖e‖² / n, is what
+    the Wishart correction removes. Heavy-tailed latents (a shared scale) make the sample cross-
+    correlations noisier, so the correction falls short by about this much (Student-t, ν = 2,
+    128 + 128 at n = 5000: 1.8 nats; Gaussians: |excess| < 0.01)."""
+    n = readout.a.shape[0]
+    prod = readout.a.pow(2).sum(1) * readout.e.pow(2).sum(1)
+    du, dv = readout.a.shape[1], readout.e.shape[1]
+    return (0.5 * (float(prod.mean()) - du * dv) / n,
+            0.5 * float(prod.std()) / n / math.sqrt(n))  # fmt: skip
+
+
 def radial_term(readout: Readout, seed: int) -> tuple[float, float]:
     """KSG estimate of I(‖a‖; ‖e‖) on normal scores of the radii and its standard error (nats)."""
     from estimators.knn import ksg
@@ -203,4 +219,4 @@ def residual_dependence(readout: Readout, seed: int) -> float:
 
 __all__ = ["EXACT", "RADIAL_Z", "RANK_FLOOR", "RESIDUAL_FEATURES", "RESOLUTION", "Readout",
            "canonical_readout", "exact_span", "principal_basis", "radial_term",
-           "residual_dependence"]
+           "residual_dependence", "tail_excess"]
