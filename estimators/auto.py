@@ -133,8 +133,9 @@ def auto_mi(
     side = discrete if discrete is not None else label_side(xa, ya)
     if side is not None:
         return _with_labels(xa, ya, side, discrete is None, seed, dev, options, start)
-    flags, notes = _input_flags(xa, ya)
-    xa, ya, copies = distinct_pairs(xa, ya)
+    distinct_x, distinct_y, copies = distinct_pairs(xa, ya)
+    flags, notes = _input_flags(xa, ya, copies), []
+    xa, ya = distinct_x, distinct_y
     if copies:
         notes.append(f"{copies} rows that repeat an earlier (x, y) pair were dropped")
         flags.append(
@@ -235,8 +236,9 @@ def _unresolved(
                     mi_ci=(mi_interval(flow.mi, _se(flow))[0], math.inf))  # fmt: skip
 
 
-def _input_flags(x: np.ndarray, y: np.ndarray) -> tuple[list[str], list[str]]:
-    """Flags and notes about repeated rows and tied values (``estimators.inputs``)."""
+def _input_flags(x: np.ndarray, y: np.ndarray, pair_copies: int) -> list[str]:
+    """Flags about tied values and rows repeated on one side only (``estimators.inputs``);
+    ``pair_copies`` rows repeat a whole (x, y) pair."""
     flags: list[str] = []
     for name, arr in (("x", x), ("y", y)):
         tied, share = tied_columns(arr)
@@ -247,7 +249,6 @@ def _input_flags(x: np.ndarray, y: np.ndarray) -> tuple[list[str], list[str]]:
                 "which keeps the MI, but the Gaussian model of such latents is no bound and has "
                 "read high (ReLU codes in 256 dims: +12 %)"
             )
-    pair_copies = distinct_pairs(x, y)[2]
     for name, arr in (("x", x), ("y", y)):
         repeats = repeated_rows(arr) - pair_copies
         if repeats > 0:
@@ -257,7 +258,7 @@ def _input_flags(x: np.ndarray, y: np.ndarray) -> tuple[list[str], list[str]]:
                 f"take them for independent samples of a continuous {name}, so the estimate is "
                 "likely high"
             )
-    return flags, []
+    return flags
 
 
 def _with_radial(flow: MIResult) -> MIResult | None:

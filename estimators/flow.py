@@ -393,20 +393,16 @@ def _fold(
     return _Fold(readout, copula, radial, copula_radial, tails, direction_p, resolution, info)
 
 
-def _combined(folds: list[_Fold], name: str, sizes: np.ndarray) -> dict[str, float] | None:
-    """A (value, SE) term of every fold combined as the read-outs are ({"mi", "se"}), or None
-    where the folds did not compute it."""
-    if any(getattr(f, name) is None for f in folds):
+def _combined(
+    terms: list[tuple[float, float] | None], sizes: np.ndarray
+) -> dict[str, float] | None:
+    """Per-fold (value, SE) terms combined as the read-outs are ({"mi", "se"}, nats), or None
+    where the folds did not compute them."""
+    if any(t is None for t in terms):
         return None
-    pairs = np.array([getattr(f, name) for f in folds])
+    pairs = np.array(terms)
     mean, var, _ = combine_folds(pairs[:, 0], pairs[:, 1] ** 2, sizes)
     return {"mi": mean, "se": math.sqrt(var)}
-
-
-def _combined_var(folds: list[_Fold], sizes: np.ndarray) -> float:
-    """Variance of the combined normal-score (copula) read-out."""
-    return combine_folds(np.array([f.copula.mi for f in folds]),
-                         np.array([f.copula.var for f in folds]), sizes)[1]  # fmt: skip
 
 
 def _combine(
@@ -416,9 +412,10 @@ def _combine(
     sizes = np.array([f.info["n_test"] for f in folds], float)
     estimates = np.array([f.readout.mi for f in folds])
     mi, var, tau2 = combine_folds(estimates, np.array([f.readout.var for f in folds]), sizes)
-    radial = _combined(folds, "radial", sizes)
-    copula_radial = _combined(folds, "copula_radial", sizes)
-    tails = _combined(folds, "tails", sizes)
+    radial = _combined([f.radial for f in folds], sizes)
+    copula_radial = _combined([f.copula_radial for f in folds], sizes)
+    tails = _combined([f.tails for f in folds], sizes)
+    copula = _combined([(f.copula.mi, math.sqrt(f.copula.var)) for f in folds], sizes)
     direction_p = min(1.0, len(folds) * min(f.direction_p for f in folds))
     resolution = min(f.resolution for f in folds)
     half = Z95 * math.sqrt(var)
@@ -460,9 +457,9 @@ def _combine(
         "folds": fold_info,
         "tau2": tau2,
         "flags": flags,
-        "copula_mi": float(np.sum(sizes * np.array([f.copula.mi for f in folds])) / sizes.sum()),
+        "copula_mi": copula["mi"],
         "radial": radial,
-        "copula_se": math.sqrt(_combined_var(folds, sizes)),
+        "copula_se": copula["se"],
         "copula_radial": copula_radial,
         "direction_p": direction_p,
         "tail_excess": tails,
