@@ -45,7 +45,7 @@ def _plain_loop(config, steps: int, warmup: int = 3) -> tuple[float, int]:
     from paradigms.methods.objectives import nt_xent_loss
     from paradigms.training.loop import build_method
 
-    data = load_dataset(config.data, seed=config.seed, **config.data_options)
+    data = load_dataset(config.data, **{"seed": config.seed, **config.data_options})
     model = build_method(config, data).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)

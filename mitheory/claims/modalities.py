@@ -201,7 +201,10 @@ def _predicted_healthy(name: str) -> bool | None:
     if name in registry:
         return registry[name]
     if name.startswith("sdmi"):
-        return None if "−stop-grad" in name else "−predictor" not in name or "−marginal" not in name
+        if "−stop-grad" in name:
+            return None
+        return tr.p3_predicts_healthy(name.split()[1], "−predictor" not in name,
+                                      "−marginal" not in name)  # fmt: skip
     return "−" not in name
 
 

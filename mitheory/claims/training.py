@@ -22,8 +22,10 @@ Every run is ``paradigms.training.loop.train`` on the synthetic Gaussian mixture
   embed_std < ¼·(1/√d) and ``collapsed``. A run that is not healthy counts as collapsed in the P3
   table.
 - **P3**: the theory's prediction per arm (M-step × predictor × marginal, stop-gradient on) is
-  "healthy iff marginal term on or predictor on"; the verdict counts arms whose every seed
-  matches. The target's distance travelled ‖ξ_T − ξ_0‖/‖ξ_0‖ is recorded per arm.
+  "healthy iff the marginal term is on, or the predictor is on and the M-step ties ξ to θ (copy,
+  EMA)": with a gradient M-step and no marginal term ξ ascends the joint term alone, which a
+  constant target maximizes (T7), whatever the predictor does for θ. The verdict counts arms
+  whose every seed matches. The target's distance travelled ‖ξ_T − ξ_0‖/‖ξ_0‖ is recorded per arm.
 - **P5** (full mode only): Spearman ρ between held-out MI of the backbone features of two views
   and the linear-probe accuracy on the same backbone features, across the 10 methods at each of
   four training lengths (like with like: pooling lengths would correlate the two through
@@ -51,7 +53,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from estimators.atomic import atomic_savefig
-from mitheory.claims import predictor
+from mitheory.claims import necessity, predictor
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
@@ -81,8 +83,10 @@ Options = tuple[tuple[str, Any], ...]  # method_options as sorted pairs
 #: the last one, with the linear probe; "probe": the linear probe at the first and last
 #: evaluation; "surrogate": P7's probe, ``predictor.surrogate_probe``, at every evaluation)
 RunKey = tuple[str, str, Options, int, str]
+#: a run's seed, or (its seed, the seed of its data set) for runs that share a data set only
+Seed = int | tuple[int, int]
 Run = dict[str, Any]
-Runner = Callable[[RunKey, int], Run]
+Runner = Callable[[RunKey, Any], Run]
 
 
 @dataclass(frozen=True)
@@ -93,18 +97,21 @@ class ParadigmBudget:
     steps: int = 300  # every P1–P4 run: long enough for complete collapse and EMA travel
     p5_steps: tuple[int, ...] = ()  # P5 training lengths; () leaves P5 out
     p5_seeds: tuple[int, ...] = (10,)
-    compare: bool = True  # P1's comparison runs (SDMI without alternation / stop-gradient)
+    compare: bool = True  # P1's factorial and P2's control (off: P8's plan, which has neither)
+    p1_seeds: tuple[int, ...] = (0, 1, 2)  # P1's and P2's seeds (offsets; ⊇ ``seeds``)
     mi_track: str = "mi"  # P1/P2's held-out MI track (a key of MI_TRACKS)
     p7: predictor.PredictorPlan | None = None  # P7's sweep (None: no P7 runs, no probe)
 
 
 def budget(quick: bool) -> ParadigmBudget:
-    """Full: three seeds, P1's comparison runs and the P5 design (10 methods × 4 lengths = 40
-    runs: within-length power 0.81 for ρ = 0.5); quick: one seed, neither (they do not fit in the
-    two-minute quick report)."""
+    """Full: three seeds (eight for P1 and P2) and the P5 design (10 methods × 4 lengths = 40
+    runs: within-length power 0.81 for ρ = 0.5); quick: one seed (four for P1 and P2), no P5 (it
+    does not fit in the two-minute quick report)."""
     if quick:
-        return ParadigmBudget((0,), compare=False, mi_track="mi-quick", p7=predictor.plan(True))
-    return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200), p7=predictor.plan(False))
+        return ParadigmBudget((0,), mi_track="mi-quick", p7=predictor.plan(True),
+                              p1_seeds=(0, 1, 2, 3))  # fmt: skip
+    return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200), p7=predictor.plan(False),
+                          p1_seeds=tuple(range(8)))  # fmt: skip
 
 
 def _flat(modules: list[Any]) -> Any:
@@ -129,59 +136,94 @@ def held_out_mi(z_a: Any, z_b: Any, seed: int,
     return {"mi": r.mi, "ci": list(r.ci), "se": (r.ci[1] - r.ci[0]) / (2 * Z95)}
 
 
-def train_run(key: RunKey, seed: int, data: str = "gaussian-mixture", evals: int = EVALS) -> Run:
-    """One ``paradigms.training`` run on the data set ``data`` (its own encoder) with ``evals``
-    evaluations after step 0 and the tracking that ``key`` asks for."""
+class _Tracker:
+    """The evaluation hook of one run: the tracking its key asks for (held-out MI, probes, the
+    distance its target travelled), kept for :meth:`run`."""
 
-    from paradigms.training.config import TrainConfig
-    from paradigms.training.loop import train
+    def __init__(self, tracks: set[str], steps: int, seed: int) -> None:
+        self.tracks, self.steps, self.seed = tracks, steps, seed
+        self.heldout: list[dict[str, Any]] = []
+        self.shift: dict[str, Any] = {}
+        self.probe: dict[str, Any] = {"curve": [], "final": {}}
 
-    method, ablate, options, steps, track = key
-    tracks = set(track.split(",")) - {""}
-    heldout: list[dict[str, Any]] = []
-    shift: dict[str, Any] = {}
-    probe: dict[str, Any] = {"curve": [], "final": {}}
-
-    def hook(step: int, m: Any, x_a: Any, x_b: Any) -> None:
+    def __call__(self, step: int, m: Any, x_a: Any, x_b: Any) -> None:
+        tracks, steps, seed = self.tracks, self.steps, self.seed
         for name in tracks & set(MI_TRACKS):
-            heldout.append({"step": step, **held_out_mi(*m.embed_pair(x_a, x_b), seed,
-                                                        MI_TRACKS[name])})  # fmt: skip
+            self.heldout.append({"step": step, **held_out_mi(*m.embed_pair(x_a, x_b), seed,
+                                                             MI_TRACKS[name])})  # fmt: skip
         if "features" in tracks and step == steps:
-            heldout.append({"step": step, **held_out_mi(m.features(x_a), m.features(x_b), seed)})
+            self.heldout.append({"step": step,
+                                 **held_out_mi(m.features(x_a), m.features(x_b), seed)})
         if "surrogate" in tracks:
-            probe["curve"].append({"step": step, **predictor.surrogate_probe(m, x_a, x_b)})
+            self.probe["curve"].append({"step": step, **predictor.surrogate_probe(m, x_a, x_b)})
             if step == steps:
-                probe["final"] = predictor.final_embeddings(m, x_a, x_b)
+                self.probe["final"] = predictor.final_embeddings(m, x_a, x_b)
         online = [m.backbone, m.projector] if hasattr(m, "projector") else [m.backbone]
         target = [getattr(m, "target_backbone", None), getattr(m, "target_projector", None)]
         vec_o = _flat(online)
         vec_t = _flat(target) if None not in target else vec_o
         if step == 0:
-            shift.update(t0=vec_t.clone(), o0=vec_o.clone())
+            self.shift.update(t0=vec_t.clone(), o0=vec_o.clone())
         else:
-            shift["target"] = float((vec_t - shift["t0"]).norm() / shift["t0"].norm())
-            shift["online"] = float((vec_o - shift["o0"]).norm() / shift["o0"].norm())
+            for name, vec, first in (("target", vec_t, "t0"), ("online", vec_o, "o0")):
+                start = self.shift[first]
+                self.shift[name] = float((vec - start).norm() / start.norm())
 
-    with single_thread(), tempfile.TemporaryDirectory() as out:
-        config = TrainConfig(
+    def run(self, key: RunKey, summary: dict[str, Any], metrics: Path) -> Run:
+        if summary["status"] != "ok":
+            raise RuntimeError(f"training {key[0]} (ablate {key[1]!r}) stopped: "
+                               f"{summary['reason']}")  # fmt: skip
+        lines = metrics.read_text(encoding="utf-8").splitlines()
+        out: Run = {"summary": {k: v for k, v in summary.items() if k != "config"},
+                    "history": [json.loads(line) for line in lines], "heldout": self.heldout,
+                    "shift": {k: self.shift[k] for k in ("target", "online")
+                              if k in self.shift}}  # fmt: skip
+        if "surrogate" in self.tracks:
+            out["surrogate"] = self.probe
+        return out
+
+
+def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixture",
+                evals: int = EVALS) -> list[Run]:  # fmt: skip
+    """The ``paradigms.training`` run of ``key`` on the data set ``data`` (its own encoder) for
+    every seed (:data:`Seed`), with ``evals`` evaluations after step 0 and the tracking the key
+    asks for. The seeds train as one computation (``paradigms.training.batched.train_batched``)
+    where the engine supports the configuration, else one after another with
+    ``paradigms.training.loop.train``; a batched run equals its solo run up to float32 rounding
+    (``tests/test_batched.py``)."""
+    from paradigms.training.batched import check_batchable, train_batched
+    from paradigms.training.config import TrainConfig
+    from paradigms.training.loop import train
+
+    method, ablate, options, steps, track = key
+    tracks = set(track.split(",")) - {""}
+    pairs = [seed if isinstance(seed, tuple) else (seed, None) for seed in seeds]
+    trackers = [_Tracker(tracks, steps, seed) for seed, _ in pairs]
+    with single_thread(), tempfile.TemporaryDirectory() as root:
+        configs = [TrainConfig(
             method=method, data=data, ablate=ablate, seed=seed, steps=steps,
+            data_options={} if data_seed is None else {"seed": data_seed},
             eval_every=max(1, steps // evals), progress=False,
             probe_every=1000,  # linear probe at the first and last evaluation only, where used
             linear_probe=bool(tracks & {"features", "probe"}),
             probe_train=512, probe_test=512,  # the claims' design (P5's n_test below)
-            method_options=dict(options), out=out,
-        )  # fmt: skip
-        summary = train(config, on_eval=hook)
-        lines = (Path(out) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    if summary["status"] != "ok":
-        raise RuntimeError(f"training {method} (ablate {ablate!r}) stopped: {summary['reason']}")
-    summary = {k: v for k, v in summary.items() if k not in ("config",)}
-    out_run = {"summary": summary, "history": [json.loads(line) for line in lines],
-               "heldout": heldout,
-               "shift": {k: shift[k] for k in ("target", "online") if k in shift}}  # fmt: skip
-    if "surrogate" in tracks:
-        out_run["surrogate"] = probe
-    return out_run
+            method_options=dict(options), out=str(Path(root) / str(i)),
+        ) for i, (seed, data_seed) in enumerate(pairs)]  # fmt: skip
+        try:
+            for config in configs:
+                check_batchable(config)
+            summaries = train_batched(configs, trackers)
+        except ValueError as unsupported:
+            if "batched engine" not in str(unsupported):
+                raise
+            summaries = [train(c, t) for c, t in zip(configs, trackers, strict=True)]
+        return [t.run(key, s, Path(c.out) / "metrics.jsonl")
+                for t, s, c in zip(trackers, summaries, configs, strict=True)]  # fmt: skip
+
+
+def train_run(key: RunKey, seed: Seed, data: str = "gaussian-mixture", evals: int = EVALS) -> Run:
+    """One run of :func:`train_seeds`."""
+    return train_seeds(key, (seed,), data, evals)[0]
 
 
 # --------------------------------------------------------------------------- plan
@@ -196,16 +238,67 @@ def arm_name(m_step: str, predictor: bool, marginal: bool, stop_grad: bool = Tru
 
 
 def _arm_key(m_step: str, predictor: bool, marginal: bool, steps: int, stop_grad: bool = True,
-             track: str = "") -> RunKey:  # fmt: skip
+             track: str = "", alternating: bool = True) -> RunKey:  # fmt: skip
     off = [n for n, on in (("predictor", predictor), ("marginal", marginal),
-                           ("stop-grad", stop_grad)) if not on]  # fmt: skip
+                           ("stop-grad", stop_grad), ("alternating", alternating))
+           if not on]  # fmt: skip
     return ("sdmi", ",".join(off), (("target_update", m_step),), steps, track)
 
 
+#: P1's factorial rows: the surrogate of the marginal term, in the M-step where the canonical
+#: arm with it is healthy (M-step, predictor, marginal): the explicit marginal term with the
+#: prototype's gradient M-step; the predictor alone with the copy M-step (SimSiam's), since with
+#: a gradient M-step and no marginal term the target collapses whatever the online branch has (T7)
+P1_ROWS = (("explicit marginal", ("gradient", True, True)),
+           ("predictor only", ("copy", True, False)))  # fmt: skip
+#: the mechanisms P1 removes, one at a time (the method's ablation names)
+P1_MECHANISMS = ("alternating", "stop-grad")
+#: P1's control factor (necessary by T7: the gradient M-step ascends the joint term alone) and
+#: the seed offset of its null factor (the canonical run again under other seeds)
+P1_CONTROL = ("gradient", True, False)
+P1_REPLICATE = 100
+
+
+def p1_cell_name(arm: tuple[str, bool, bool], removed: str = "") -> str:
+    """The run of P1's cell: the row's canonical arm less ``removed`` (a P3 arm name where one is
+    the same run)."""
+    if removed == "stop-grad":
+        return arm_name(*arm, stop_grad=False)
+    return arm_name(*arm) + (f" −{removed}" if removed else "")
+
+
+def p1_cells() -> list[tuple[str, str, str | None]]:
+    """(row, removed mechanism, run name or None where the mechanism does not exist in that
+    M-step: ``alternating`` needs a gradient M-step)."""
+    from paradigms.methods import get_method
+
+    cells = []
+    for row, arm in P1_ROWS:
+        applicable = get_method("sdmi").applicable_ablations(target_update=arm[0])
+        for removed in P1_MECHANISMS:
+            cells.append((row, removed, p1_cell_name(arm, removed)
+                          if removed in applicable else None))  # fmt: skip
+    return cells
+
+
+def p1_p2_names() -> list[str]:
+    """Every run P1 and P2 read on all their seeds."""
+    names = [p1_cell_name(arm) for _, arm in P1_ROWS]
+    names += [name for _, _, name in p1_cells() if name is not None]
+    return [*names, arm_name(*P1_CONTROL), "jmi", "jmi −invariance"]
+
+
 P3_ARMS = [(m, p, g) for m in M_STEPS for p in (True, False) for g in (True, False)]
-#: the P3 control: predictor on, marginal off, stop-gradient off (EMA targets get no E-step
-#: gradient either way, so only the gradient and copy M-steps have a stop-gradient to remove)
-P3_CONTROL_ARMS = [("gradient", True, False), ("copy", True, False)]
+#: the P3 control: predictor on, marginal off, stop-gradient off, in the one M-step where the
+#: predictor is predicted to protect and a stop-gradient exists (EMA targets get no E-step
+#: gradient either way; the gradient M-step collapses with or without it, T7)
+P3_CONTROL_ARMS = [("copy", True, False)]
+
+
+def p3_predicts_healthy(m_step: str, predictor: bool, marginal: bool) -> bool:
+    """The theory's P3 prediction with stop-gradient on: the marginal term, or a predictor with
+    an M-step that ties ξ to θ (T7: a gradient M-step ascends the joint term alone)."""
+    return marginal or (predictor and m_step != "gradient")
 
 
 def p7_run_name(m_step: str, capacity: str, marginal: bool) -> str:
@@ -224,9 +317,12 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     plan: dict[str, RunKey] = {}
     cells = predictor.runs_of(b.p7) if b.p7 is not None else []
     probed = {p7_run_name(*cell) for cell in cells}
+    tracked = {arm_name("gradient", True, True), arm_name("gradient", False, False)}
+    if b.compare:
+        tracked |= {p1_cell_name(arm) for _, arm in P1_ROWS} | {arm_name(*P1_CONTROL)}
     for m, p, g in P3_ARMS:
         name = arm_name(m, p, g)
-        tracks = [b.mi_track] if m == "gradient" and p == g else []  # canonical SDMI, P1's control
+        tracks = [b.mi_track] if name in tracked else []  # P1's and P2's runs, P8's P1 control
         tracks += ["surrogate"] if name in probed else []
         plan[name] = _arm_key(m, p, g, b.steps, track=",".join(tracks))
     for m, capacity, marginal in cells:
@@ -235,10 +331,17 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
             options = tuple(sorted(predictor.method_options(m, capacity).items()))
             plan[name] = ("sdmi", "marginal", options, b.steps, "surrogate")
     for m, p, g in P3_CONTROL_ARMS:
-        plan[arm_name(m, p, g, stop_grad=False)] = _arm_key(m, p, g, b.steps, stop_grad=False)
+        name = arm_name(m, p, g, stop_grad=False)
+        plan[name] = _arm_key(m, p, g, b.steps, stop_grad=False,
+                              track=b.mi_track if b.compare and name in p1_p2_names() else "")
     if b.compare:
-        plan["sdmi gradient −alternating"] = ("sdmi", "alternating", (), b.steps, b.mi_track)
-        plan["sdmi gradient −stop-grad"] = ("sdmi", "stop-grad", (), b.steps, b.mi_track)
+        for row, removed, name in p1_cells():
+            if name is not None and name not in plan:
+                m, p, g = dict(P1_ROWS)[row]
+                plan[name] = _arm_key(m, p, g, b.steps, track=b.mi_track,
+                                      stop_grad=removed != "stop-grad",
+                                      alternating=removed != "alternating")  # fmt: skip
+        plan["jmi −invariance"] = ("jmi", "invariance", (), b.steps, b.mi_track)
     plan["jmi"] = ("jmi", "", (), b.steps, b.mi_track)
     plan["jmi −marginal"] = ("jmi", "marginal", (), b.steps, b.mi_track)
     for m in P4_SURROGATES[1:]:
@@ -248,21 +351,47 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     return plan
 
 
-def run_all(jobs: list[tuple[RunKey, int]], runner: Runner = train_run, label: str = "runs",
+def run_all(jobs: list[tuple[RunKey, Seed]], runner: Runner = train_run, label: str = "runs",
             progress: Callable[[str], None] | None = None) -> list[Run]:  # fmt: skip
-    """Every (key, seed) job, in order. ``train_run`` jobs go to worker processes
-    (:func:`mitheory.claims.runtime.parallel_map`); other runners (tests) run in this process."""
-    workers = WORKERS if runner is train_run else 1
-    return parallel_map(runner, jobs, label=label, progress=progress, workers=workers)
+    """Every (key, seed) job, in order. ``train_run`` jobs are grouped by key, each key's seeds
+    trained as one batched computation (:func:`train_seeds`), and the groups go to worker
+    processes (:func:`mitheory.claims.runtime.parallel_map`); other runners (tests) run job by
+    job in this process."""
+    if runner is not train_run:
+        return parallel_map(runner, jobs, label=label, progress=progress, workers=1)
+    seeds: dict[RunKey, list[Seed]] = {}
+    for key, seed in jobs:
+        seeds.setdefault(key, []).append(seed)
+    groups = [(key, tuple(s)) for key, s in seeds.items()]
+    done = parallel_map(train_seeds, groups, label=label, progress=progress, workers=WORKERS)
+    runs = {(key, seed): run for (key, s), out in zip(groups, done, strict=True)
+            for seed, run in zip(s, out, strict=True)}  # fmt: skip
+    return [runs[job] for job in jobs]
 
 
 def collect_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
                  progress: Callable[[str], None] | None = None) -> dict[int, dict[str, Run]]:
-    """{run seed: {run name: run}} for every planned run and seed."""
+    """{run seed: {run name: run}}: every planned run for the seeds of ``b.seeds``; P1's and P2's
+    runs (:func:`p1_p2_names`) also for the other seeds of ``b.p1_seeds``, and the canonical
+    SDMI run for P1's null factor (seeds + :data:`P1_REPLICATE`, each on the data set of its
+    seed: another initialization, batches and views, the same data)."""
     plan = run_plan(b)
-    jobs = [(key, seed + k) for k in b.seeds for key in plan.values()]
+    names = {seed + k: list(plan) for k in b.seeds}
+    if b.compare:
+        for k in b.p1_seeds:
+            names.setdefault(seed + k, p1_p2_names())
+            names[seed + k + P1_REPLICATE] = [arm_name("gradient", True, True)]
+    # P1's null factor: the canonical run under another seed on the same data set
+    job_seed = {s: (s, s - P1_REPLICATE) if s - seed >= P1_REPLICATE else s for s in names}
+    jobs = [(plan[name], job_seed[s]) for s, ns in names.items() for name in ns]
     results = iter(run_all(jobs, runner, "P1–P4", progress))
-    return {seed + k: {name: next(results) for name in plan} for k in b.seeds}
+    return {s: {name: next(results) for name in ns} for s, ns in names.items()}
+
+
+def main_runs(runs: dict[int, dict[str, Run]], b: ParadigmBudget,
+              seed: int) -> dict[int, dict[str, Run]]:  # fmt: skip
+    """The runs of ``b.seeds`` (every planned run) among :func:`collect_runs`' ."""
+    return {seed + k: runs[seed + k] for k in b.seeds}
 
 
 # --------------------------------------------------------------------------- rules
@@ -297,31 +426,35 @@ def near_monotone(series: list[dict[str, Any]]) -> dict[str, Any]:
     return {"pass": ok, "rho": rho, "gain": gain, "gain_se": gain_se, "worst_drop_z": worst}
 
 
-def rise_claim(claim_id: str, canonical: str, control: str, compare: tuple[str, ...],
-               runs: dict[int, dict[str, Run]]) -> tuple[Claim, dict[str, Any]]:  # fmt: skip
-    """P1/P2: the rule on the canonical run of every seed; control and comparison runs alike."""
+def rise_claim(claim_id: str, canonical: str | tuple[str, ...], control: str,
+               compare: tuple[str, ...], runs: dict[int, dict[str, Run]],
+               what: str = "") -> tuple[Claim, dict[str, Any]]:  # fmt: skip
+    """P2 (and P8's P1/P2): the rise rule on the canonical run(s) of every seed; control and
+    comparison runs alike. ``what`` describes the control (default: its name)."""
+    canon = (canonical,) if isinstance(canonical, str) else canonical
     table = {name: [near_monotone(r[name]["heldout"]) for r in runs.values()]
-             for name in (canonical, *compare, control)}  # fmt: skip
-    ok = [t["pass"] for t in table[canonical]]
+             for name in (*canon, *compare, control)}  # fmt: skip
+    ok = [t["pass"] for name in canon for t in table[name]]
     c_ok = [t["pass"] for t in table[control]]
     finals = {name: [r[name]["heldout"][-1]["mi"] for r in runs.values()] for name in table}
     cmp = "; ".join(
         f"{name}: {sum(t['pass'] for t in table[name])}/{len(runs)} seeds pass, final "
         f"{np.mean(finals[name]):.2f} nats" for name in compare)  # fmt: skip
-    gain_z = min(t["gain"] / t["gain_se"] for t in table[canonical])
-    rho = min(t["rho"] for t in table[canonical])
+    gain_z = min(t["gain"] / t["gain_se"] for name in canon for t in table[name])
+    per = "; ".join(
+        f"{name}: {sum(t['pass'] for t in table[name])}/{len(runs)} seeds pass, final held-out "
+        f"MI {np.mean(finals[name]):.2f} nats, min Spearman ρ against step "
+        f"{min(t['rho'] for t in table[name]):.2f}" for name in canon)  # fmt: skip
     claim = Claim(
         claim_id,
         verdict_of(sum(ok), len(ok)),
         gain_z,
-        f"min over seeds of the held-out MI gain in SE, {canonical}; {sum(ok)}/{len(ok)} "
-        f"seeds pass; final held-out MI {np.mean(finals[canonical]):.2f} nats; min Spearman ρ "
-        f"against step {rho:.2f} (a rise, then a plateau)"
+        f"min over runs and seeds of the held-out MI gain in SE; {per} (a rise, then a plateau)"
         + (f"; compared at the same step size: {cmp}" if compare else ""),
         threshold=f"held-out InfoNCE-critic MI: gain last − first > {RISE_Z:g} SE and no drop "
         f"between consecutive evaluations beyond {RISE_Z:g} SE",
         control=Control(
-            f"{control}: {sum(c_ok)}/{len(c_ok)} seeds pass, final held-out MI "
+            f"{what or control}: {sum(c_ok)}/{len(c_ok)} seeds pass, final held-out MI "
             f"{np.mean(finals[control]):.2f} nats",
             verdict_of(sum(c_ok), len(c_ok)),
             min(t["gain"] / t["gain_se"] for t in table[control]),
@@ -331,16 +464,99 @@ def rise_claim(claim_id: str, canonical: str, control: str, compare: tuple[str, 
     return claim, {"rules": table, "final_mi": finals}
 
 
+#: P1's "MI reached": the mean held-out MI of the last evaluations, on the plateau that the
+#: runs reach within the first fifth of training (a mean of several read-outs has less critic
+#: noise than the last one alone)
+REACHED_EVALS = 3
+
+
+def reached(series: list[dict[str, Any]]) -> float:
+    """The MI a run reached: the mean of its last :data:`REACHED_EVALS` held-out read-outs."""
+    return float(np.mean([p["mi"] for p in series[-REACHED_EVALS:]]))
+
+
+def p1_claim(runs: dict[int, dict[str, Run]], seeds: list[int]) -> tuple[Claim, dict[str, Any]]:
+    """P1: each mechanism of :data:`P1_MECHANISMS` removed from each row's canonical arm, the
+    held-out MI reached (:func:`reached`) compared seed by seed (``necessity``), and the two
+    controls: the marginal term removed (necessary by T7) and the canonical run under other seeds
+    on the same data sets (a null factor)."""
+
+    def finals(name: str, offset: int = 0) -> list[float]:
+        return [reached(runs[s + offset][name]["heldout"]) for s in seeds]
+
+    cells, margins = [], {}
+    for row, arm in P1_ROWS:
+        base = finals(p1_cell_name(arm))
+        margins[row] = necessity.MARGIN_SHARE * float(np.mean(base))
+        for r, removed, name in p1_cells():
+            if r != row:
+                continue
+            cell = {"row": row, "removed": removed, "run": name}
+            if name is None:
+                cell["reading"] = "n/a"
+            else:
+                cell.update(necessity.paired_effect(base, finals(name), margins[row]))
+            cells.append(cell)
+    decided = [c for c in cells if c["reading"] != "n/a"]
+    sigma = necessity.pooled_sd(decided)
+    power = {row: necessity.design_power(len(seeds), sigma, m) for row, m in margins.items()}
+    explicit = P1_ROWS[0]
+    canon = finals(p1_cell_name(explicit[1]))
+    controls = {
+        "marginal": necessity.paired_effect(canon, finals(arm_name(*P1_CONTROL)),
+                                            margins[explicit[0]]),
+        "seed": necessity.paired_effect(canon, finals(p1_cell_name(explicit[1]), P1_REPLICATE),
+                                        margins[explicit[0]]),
+    }  # fmt: skip
+    verdict = necessity.necessity_verdict([c["reading"] for c in decided])
+    as_verdict = {"necessary": "holds", "not needed": "fails", "undecided": "undecided"}
+    key = "marginal" if verdict == "fails" else "seed"
+    c = controls[key]
+    what = (f"the explicit marginal term removed from {p1_cell_name(explicit[1])} (T7: "
+            "necessary)" if key == "marginal" else
+            f"{p1_cell_name(explicit[1])} under seeds + {P1_REPLICATE} on the same data sets (a "
+            "null factor: nothing removed)")  # fmt: skip
+
+    def fmt(e: dict[str, Any]) -> str:
+        return (f"{e['effect']:+.2f} nats [{e['bounds'][0]:+.2f}, {e['bounds'][1]:+.2f}] vs "
+                f"δ = {e['margin']:.2f}: {e['reading']}")  # fmt: skip
+
+    per = "; ".join(f"{c['row']} −{c['removed']}: " + (fmt(c) if c["reading"] != "n/a" else
+                                                      "n/a (no such step in this M-step)")
+                    for c in cells)  # fmt: skip
+    claim = Claim(
+        "P1",
+        verdict,
+        sum(c["reading"] == "necessary" for c in decided) / max(len(decided), 1),
+        f"share of the {len(decided)} (surrogate, mechanism) cells where removing the mechanism "
+        f"lowers the held-out MI reached (mean of the last {REACHED_EVALS} read-outs) by more "
+        f"than δ; {per}; seeds {len(seeds)}, σ of the paired "
+        f"differences {sigma:.3f} nats; simulated power (not needed at Δ = 0 / necessary at "
+        f"Δ = −2δ): "
+        + ", ".join(f"{row} {p['not_needed_at_0']:.2f} / {p['necessary_at_2margin']:.2f}"
+                    for row, p in power.items()),
+        threshold=f"paired t over seeds, one-sided α = {necessity.ALPHA}: necessary when the "
+        f"upper bound of the effect < −δ, not needed when its lower bound > −δ; "
+        f"δ = {necessity.MARGIN_SHARE:g} × the row's canonical MI reached; holds when every cell "
+        "is necessary, fails when none is",
+        control=Control(f"{what}: {fmt(c)}", as_verdict[c["reading"]], c["effect"]),
+        seeds=tuple(seeds),
+        extra={"cells": cells,
+               "p1_controls": controls, "p1_power": power, "p1_sigma": sigma},
+    )  # fmt: skip
+    return claim, {"cells": cells, "controls": controls, "power": power, "sigma": sigma}
+
+
 def p3_arms(runs: dict[int, dict[str, Run]], arms: list[tuple[str, bool, bool]],
             stop_grad: bool = True) -> list[dict[str, Any]]:  # fmt: skip
-    """P3 table rows: prediction (healthy iff marginal or predictor) against every seed."""
+    """P3 table rows: prediction (:func:`p3_predicts_healthy`) against every seed."""
     rows = []
     for m, p, g in arms:
         name = arm_name(m, p, g, stop_grad)
         summaries = [r[name]["summary"] for r in runs.values()]
         shifts = [r[name]["shift"].get("target", 0.0) for r in runs.values()]
         collapsed = sum(not healthy(s) for s in summaries)
-        predicted_healthy = p or g
+        predicted_healthy = p3_predicts_healthy(m, p, g)
         rows.append({
             "arm": name, "m_step": m, "predictor": p, "marginal": g, "stop_grad": stop_grad,
             "seeds": len(summaries), "collapsed_seeds": collapsed,
@@ -371,9 +587,10 @@ def p3_claim(runs: dict[int, dict[str, Run]]) -> Claim:
         f"{'; '.join(wrong) or 'none'}; EMA target travelled ‖ξ_T − ξ_0‖/‖ξ_0‖ = "
         f"{min(ema):.2f}–{max(ema):.2f}",
         threshold="every seed of an arm healthy (not collapsed, RankMe ≥ 5, cos-DV ≥ 1) when "
-        "the marginal term or the predictor is on, collapsed otherwise",
+        "the marginal term is on or the predictor is on with a copy or EMA M-step, collapsed "
+        "otherwise",
         control=Control(
-            "predictor on, marginal off, stop-gradient removed (gradient and copy M-steps): "
+            "predictor on, marginal off, stop-gradient removed (copy M-step): "
             f"{c_ok}/{len(control)} arms match the prediction 'healthy'",
             verdict_of(c_ok, len(control)),
             c_ok / len(control),
@@ -543,13 +760,10 @@ def _save(fig: Figure, out: Path, name: str) -> str:
 def _plot_rise(runs: dict[int, dict[str, Run]], out: Path) -> str:
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 2, sharey=True)
-    panels = (
-        ("P1: SDMI", [arm_name("gradient", True, True),
-                      *(n for n in ("sdmi gradient −alternating", "sdmi gradient −stop-grad")
-                        if n in next(iter(runs.values()))),
-                      arm_name("gradient", False, False)]),
-        ("P2: JMI", ["jmi", "jmi −marginal"]),
-    )  # fmt: skip
+    sdmi = [p1_cell_name(arm) for _, arm in P1_ROWS]
+    sdmi += [n for _, _, n in p1_cells() if n is not None] + [arm_name(*P1_CONTROL)]
+    panels = (("P1: SDMI, one mechanism removed", sdmi),
+              ("P2: JMI and its control", ["jmi", "jmi −invariance"]))  # fmt: skip
     for ax, (title, names) in zip(axes, panels, strict=True):
         for k, name in enumerate(names):
             for j, r in enumerate(runs.values()):
@@ -627,8 +841,29 @@ def _plot_p5(points: list[dict[str, Any]], design: dict[str, Any], out: Path) ->
 # --------------------------------------------------------------------------- section
 
 
-def _fmt_ci(r: dict[str, Any]) -> str:
-    return f"{r['mi']:.2f} [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+def _p1_rows(p1_data: dict[str, Any]) -> list[str]:
+    """P1's factorial table: one row per (surrogate, removed mechanism) cell, then the controls."""
+    rows = []
+    named = (("marginal term", "marginal"), ("nothing (other seeds)", "seed"))
+    controls = [{"row": "control", "removed": name, **p1_data["controls"][key]}
+                for name, key in named]  # fmt: skip
+    for c in [*p1_data["cells"], *controls]:
+        label = c["row"] + (f" ({dict(P1_ROWS)[c['row']][0]})" if c["row"] in dict(P1_ROWS)
+                            else "")  # fmt: skip
+        if c["reading"] == "n/a":
+            rows.append(f"| {label} | {c['removed']} | — | — | — | — | n/a: no such step in "
+                        "this M-step | — |")  # fmt: skip
+            continue
+        d = np.asarray(c["differences"])
+        base = float(np.mean(c["canonical"]))
+        power = p1_data["power"].get(c["row"])
+        rows.append(
+            f"| {label} | {c['removed']} | {base:.2f} | {base + d.mean():.2f} | "
+            f"{c['effect']:+.2f} [{c['bounds'][0]:+.2f}, {c['bounds'][1]:+.2f}] | "
+            f"{c['margin']:.2f} | **{c['reading']}** | "
+            + (f"{power['not_needed_at_0']:.2f} / {power['necessary_at_2margin']:.2f} |"
+               if power else "— |"))  # fmt: skip
+    return rows
 
 
 def paradigm_section(
@@ -643,38 +878,44 @@ def paradigm_section(
     out.mkdir(parents=True, exist_ok=True)
     if runs is None:
         runs = collect_runs(b, seed, runner, progress)
+    every, runs = runs, main_runs(runs, b, seed)
+    p1_seeds = [seed + k for k in b.p1_seeds]
+    p1_runs = {s: every[s] for s in p1_seeds}
     canonical = arm_name("gradient", True, True)
-    compare = ("sdmi gradient −alternating", "sdmi gradient −stop-grad") if b.compare else ()
-    p1, p1_data = rise_claim("P1", canonical, arm_name("gradient", False, False), compare, runs)
-    p2, p2_data = rise_claim("P2", "jmi", "jmi −marginal", (), runs)
+    p1, p1_data = p1_claim(every, p1_seeds)
+    invariance = [healthy(r["jmi −invariance"]["summary"]) for r in p1_runs.values()]
+    p2, p2_data = rise_claim(
+        "P2", (canonical, "jmi"), "jmi −invariance", (), p1_runs,
+        what=f"jmi −invariance (its marginal term alone: a healthy objective, "
+        f"{sum(invariance)}/{len(invariance)} seeds healthy, that does not ask the views to "
+        "agree)")  # fmt: skip
     p3 = p3_claim(runs)
     p4 = p4_claim(runs)
     claims = [p1, p2, p3, p4]
     rows = p3_arms(runs, P3_ARMS)
     control_rows = p3_arms(runs, P3_CONTROL_ARMS, stop_grad=False)
-    figs = [_plot_rise(runs, out), _plot_p3(rows, control_rows, out)]
+    figs = [_plot_rise(p1_runs, out), _plot_p3(rows, control_rows, out)]
     data: dict[str, Any] = {
         "budget": {"seeds": list(runs), "steps": b.steps, "evals": EVALS,
                    "p5_steps": list(b.p5_steps), "estimator": MI_TRACKS[b.mi_track]},
-        "final": {s: {name: run["summary"] for name, run in r.items()} for s, r in runs.items()},
+        "p1_seeds": p1_seeds,
+        "final": {s: {name: run["summary"] for name, run in r.items()} for s, r in every.items()},
         "heldout": {s: {name: run["heldout"] for name, run in r.items() if run["heldout"]}
-                    for s, r in runs.items()},
-        "shift": {s: {name: run["shift"] for name, run in r.items()} for s, r in runs.items()},
+                    for s, r in every.items()},
+        "shift": {s: {name: run["shift"] for name, run in r.items()} for s, r in every.items()},
         "p1": p1_data, "p2": p2_data, "p3_arms": rows, "p3_control_arms": control_rows,
     }  # fmt: skip
 
     seeds = ", ".join(map(str, runs))
     rise_rows = []
-    for claim_id, names in (("P1", [canonical, *compare, arm_name("gradient", False, False)]),
-                            ("P2", ["jmi", "jmi −marginal"])):  # fmt: skip
-        table = (p1_data if claim_id == "P1" else p2_data)["rules"]
-        for name in names:
-            cells = "; ".join(
-                f"ρ {t['rho']:+.2f}, gain {t['gain']:+.2f} ± {t['gain_se']:.2f}, "
-                f"{'pass' if t['pass'] else '**fail**'}" for t in table[name])  # fmt: skip
-            ends = "; ".join(f"{_fmt_ci(r[name]['heldout'][0])} → {_fmt_ci(r[name]['heldout'][-1])}"
-                             for r in runs.values())  # fmt: skip
-            rise_rows.append(f"| {claim_id} | {name} | {ends} | {cells} |")
+    for name in (canonical, "jmi", "jmi −invariance"):
+        cells = "; ".join(
+            f"ρ {t['rho']:+.2f}, gain {t['gain']:+.2f} ± {t['gain_se']:.2f}, "
+            f"{'pass' if t['pass'] else '**fail**'}" for t in p2_data["rules"][name])  # fmt: skip
+        ends = "; ".join(f"{r[name]['heldout'][0]['mi']:.2f} → {r[name]['heldout'][-1]['mi']:.2f}"
+                         for r in p1_runs.values())  # fmt: skip
+        rise_rows.append(f"| {name} | {ends} | {cells} |")
+    p1_rows = _p1_rows(p1_data)
     arm_rows = [
         f"| {r['m_step']} | {'on' if r['predictor'] else 'off'} | "
         f"{'on' if r['marginal'] else 'off'} | {'on' if r['stop_grad'] else '**off**'} | "
@@ -703,15 +944,29 @@ evaluations. Rules: `mitheory/claims/training.py` (module docstring); the regist
 | optimizer | AdamW, lr 5·10⁻³, batch 128, {b.steps} steps |
 | held-out MI | `estimators.estimate_mi`, {MI_TRACKS[b.mi_track]} (not the training loss) |
 | SDMI | τ = 0.1, EMA τ_base = 0.99 (cosine to 1), predictor MLP |
-| seeds | {seeds} |
+| seeds | {seeds} (P1 and P2: {", ".join(map(str, p1_seeds))}) |
 
-**P1/P2** — held-out MI (trained InfoNCE critic; first → last evaluation, 95 % CI, per seed) and
-the rise rule. The canonical prototypes train on cos-DV; the MI read here is a separately
-trained critic on held-out embeddings. SDMI without alternation (simultaneous E/M steps) and
-without stop-gradient are run at the same step size (full mode).
+The MI read in P1 and P2 is a separately trained critic on held-out embeddings (the canonical
+prototypes train on cos-DV).
 
-| claim | run | held-out MI, first → last | rule per seed |
-|---|---|---|---|
+**P1** — is each mechanism of SDMI necessary for its MI growth? Each row is a surrogate of the
+marginal term in the M-step where its canonical arm is healthy; each cell removes one mechanism
+(everything else, the step size included, unchanged) and compares the held-out MI reached
+(mean of the last {REACHED_EVALS} read-outs) with the canonical run's, seed by seed
+(`mitheory/claims/necessity.py`). Effect = mean paired difference with its one-sided 95 %
+bounds; δ = {necessity.MARGIN_SHARE:g} × the row's canonical MI reached; power by
+simulating the design ({len(p1_seeds)} seeds, σ = {p1_data["sigma"]:.3f} nats pooled).
+
+| surrogate (M-step) | removed | canonical MI | without it | effect [bounds] | δ | reading | \
+power (not needed / necessary) |
+|---|---|---|---|---|---|---|---|
+{chr(10).join(p1_rows)}
+
+**P2** — held-out MI (first → last evaluation, per seed) and the rise rule on canonical SDMI and
+JMI; the control is JMI with its invariance (joint) term removed, the marginal term alone.
+
+| run | held-out MI, first → last | rule per seed |
+|---|---|---|
 {chr(10).join(rise_rows)}
 
 ![P1 and P2]({figs[0]})
@@ -720,7 +975,8 @@ without stop-gradient are run at the same step size (full mode).
 critic's log(n/2) ceiling. The cos-DV monitor's own ceiling is 2/τ = 20 nats; neither binds.*
 
 **P3** — every arm of M-step × predictor × marginal (stop-gradient on), then the control arms
-without stop-gradient. Prediction: healthy iff the marginal term or the predictor is on.
+without stop-gradient. Prediction: healthy iff the marginal term is on, or the predictor is on
+with a copy or EMA M-step (with a gradient M-step ξ ascends the joint term alone: T7).
 "collapsed" counts seeds that are not healthy; RankMe and cos-DV MI per seed; target travel
 ‖ξ_T − ξ_0‖/‖ξ_0‖ (copy: the online network's own travel).
 
@@ -793,6 +1049,6 @@ def report_sections(quick: bool, seed: int, out: Path,
     runs = collect_runs(b, seed, progress=progress)
     sections = [paradigm_section(quick, seed, out, sizes=b, progress=progress, runs=runs)]
     if b.p7 is not None:
-        records = p7_records(runs, b.p7, b.steps)
+        records = p7_records(main_runs(runs, b, seed), b.p7, b.steps)
         sections.append(predictor.predictor_section(records, b.p7, b.steps, seed, Path(out)))
     return sections

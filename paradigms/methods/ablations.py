@@ -6,6 +6,9 @@
   or is the online network itself).
 - ``regularizer``: a JMI surrogate of the marginal term (Taylor-DV second-order term, Barlow Twins
   redundancy term, VICReg variance + covariance terms); the joint (invariance) term is kept.
+- ``invariance``: the joint (invariance) term of a JMI objective (the DV joint term, VICReg's
+  invariance MSE); the marginal term or its surrogate is kept: a healthy objective that does not
+  ask the two views to agree (claim P2's control).
 - ``alternating``: the E-step and M-step are taken simultaneously from the same point instead of
   one after the other (SDMI with a gradient M-step).
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-ABLATIONS = ("predictor", "marginal", "stop-grad", "regularizer", "alternating")
+ABLATIONS = ("predictor", "marginal", "stop-grad", "regularizer", "invariance", "alternating")
 
 
 def parse_ablations(spec: str | Iterable[str]) -> frozenset[str]:

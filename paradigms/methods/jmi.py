@@ -5,7 +5,8 @@
     jmi-taylor:  maximize the 2nd-order Taylor-DV surrogate s·tr(C^ab) − ½ s² Σ_kl C^aa_kl C^bb_kl
                  (batch-standardized z, bilinear critic; mitheory.surrogates)
 
-Ablations: ``marginal`` (jmi) keeps only the joint term mean_i S_ii; ``regularizer`` (jmi-taylor)
+Ablations: ``marginal`` (jmi) keeps only the joint term mean_i S_ii, ``invariance`` (jmi) only the
+marginal term log mean_{i≠j} exp S_ij; ``regularizer`` (jmi-taylor)
 keeps only the first-order joint term s·tr(C^ab). Defaults (ours, no external recipe): τ = 0.1
 (the cos-DV monitor's), s = 1 (see objectives.taylor_dv_loss), projector as SimCLR's.
 """
@@ -17,13 +18,18 @@ from torch import nn
 
 from mitheory.surrogates import standardize
 from paradigms.methods.jmi_base import JMIMethod
-from paradigms.methods.objectives import dv_loss, joint_only_loss, taylor_dv_loss
+from paradigms.methods.objectives import (
+    dv_loss,
+    joint_only_loss,
+    marginal_only_loss,
+    taylor_dv_loss,
+)
 from paradigms.networks.mlp import mlp_head
 
 
 class JMI(JMIMethod):
     name = "jmi"
-    ablatable = frozenset({"marginal"})
+    ablatable = frozenset({"marginal", "invariance"})
     reference = "canonical JMI prototype, explicit DV marginal (DESIGN.md §3; arXiv 2510.01345)"
 
     def __init__(
@@ -36,6 +42,8 @@ class JMI(JMIMethod):
         return mlp_head(in_dim, hidden_dim, out_dim)
 
     def objective(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        if "invariance" in self.ablate:
+            return marginal_only_loss(z_a, z_b, self.temperature)
         if self.keeps_marginal:
             return dv_loss(z_a, z_b, self.temperature)
         return joint_only_loss(z_a, z_b, self.temperature)

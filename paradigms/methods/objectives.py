@@ -234,6 +234,18 @@ def joint_only_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0
     return -(F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(dim=1).mean() / tau
 
 
+def marginal_only_loss(
+    z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1
+) -> torch.Tensor:
+    """The DV marginal term alone: log mean_{i≠j} exp S_ij with S_ij = cos(z_a^i, z_b^j)/τ,
+    minimized by spreading the embeddings (a uniformity objective); nothing in it asks z_a^i and
+    z_b^i to agree. Same critic and default τ = 0.1 as :func:`dv_loss`; in nats.
+    """
+    _check_pair(z_a, z_b)
+    tau = _check_positive(temperature, "temperature")
+    return bounds.log_mean_exp_marginal(bounds.cosine_scores(z_a, z_b, tau))
+
+
 def taylor_dv_loss(z_a: torch.Tensor, z_b: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """Negative second-order Taylor-DV objective: −[s·tr(C^ab) − ½ s² Σ_kl C^aa_kl C^bb_kl].
 

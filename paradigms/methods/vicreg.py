@@ -5,7 +5,8 @@
     v: hinge on each dimension's std (target 1);  c: squared off-diagonal covariances / d
 
 Defaults: 3-layer expander with BN on hidden layers, λ = μ = 25, ν = 1 (paper §4.3).
-Ablation ``regularizer``: μ = ν = 0, the invariance (MSE) term alone.
+Ablations: ``regularizer``: μ = ν = 0, the invariance (MSE) term alone; ``invariance``: λ = 0, the
+variance and covariance terms alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from paradigms.networks.mlp import mlp_head
 
 class VICReg(JMIMethod):
     name = "vicreg"
-    ablatable = frozenset({"regularizer"})
+    ablatable = frozenset({"regularizer", "invariance"})
     reference = "Bardes, Ponce & LeCun 2022, VICReg: Variance-Invariance-Covariance Regularization"
 
     def __init__(
@@ -43,4 +44,6 @@ class VICReg(JMIMethod):
         sim, var, cov = self.weights
         if not self.keeps_marginal:
             var, cov = 0.0, 0.0
+        if "invariance" in self.ablate:
+            sim = 0.0
         return vicreg_loss(z_a, z_b, sim, var, cov)

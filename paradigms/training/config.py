@@ -46,7 +46,10 @@ class TrainConfig:
     trains a linear probe on the detached features of every batch. ``amp`` (bf16 autocast) and
     ``channels_last`` default to on for CUDA images; ``compile`` wraps the backbones'
     ``forward`` in ``torch.compile``. ``checkpoint_every`` (needs ``out``) and ``resume``: see the
-    module docstring; ``sync_batchnorm`` only matters with several processes.
+    module docstring; ``sync_batchnorm`` only matters with several processes. ``seed`` draws the
+    data set, the initialization, the batches, the views and the held-out pairs;
+    ``data_options["seed"]`` draws the data set apart from the rest (runs that share a data set
+    but not their initialization and batches).
     """
 
     method: str

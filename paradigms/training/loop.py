@@ -481,7 +481,7 @@ def _setup(config: TrainConfig, ctx: dist_utils.DistContext, on_eval: EvalHook |
     device = ctx.device
     local_batch = dist_utils.check_batch_size(config.batch_size, ctx.world_size)
     shard = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
-    data = load_dataset(config.data, seed=config.seed, **config.data_options).to(device)
+    data = load_dataset(config.data, **{"seed": config.seed, **config.data_options}).to(device)
     images = len(data.input_shape) == 3
     method = build_method(config, data)
     names = _prepare_model(method, config, ctx, images)
