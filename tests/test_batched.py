@@ -194,6 +194,36 @@ def test_a_diverging_run_stops_as_alone_and_leaves_the_other_runs_alone():
     _compare_logs(alone[1], together[1], "healthy", healthy.probe_test or 1)
 
 
+class _EndAt(_Recorder):
+    """A recorder that ends its run once the evaluation step reaches ``at``."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def __call__(self, step: int, method: Any, x_a: torch.Tensor, x_b: torch.Tensor) -> bool:
+        super().__call__(step, method, x_a, x_b)
+        return step >= self.at
+
+
+def test_a_hook_ends_its_run_as_alone_and_the_group_when_all_have_ended():
+    """A hook that returns True ends its run after that evaluation (status ok, the reason names
+    the step) alone and in a batch, with equal states; the other runs train on; once every run has
+    ended the group stops stepping (a hook that never ended a run would see 4 evaluations)."""
+    configs = [replace(BASE, seed=s) for s in (0, 1)]
+    solo = [_EndAt(10), _EndAt(20)]
+    together = [_EndAt(10), _EndAt(20)]
+    alone = [train(c, on_eval=h) for c, h in zip(configs, solo, strict=True)]
+    joint = train_batched(configs, on_eval=together)
+    for a, b, ha, hb, at in zip(alone, joint, solo, together, (10, 20), strict=True):
+        assert a["status"] == b["status"] == "ok" and a["steps_done"] == b["steps_done"] == at
+        assert a["reason"] == b["reason"] == f"ended by the evaluation hook after step {at}"
+        assert len(ha.states) == len(hb.states) == at // BASE.eval_every + 1
+        for x, y in zip(ha.states, hb.states, strict=True):
+            _state_deviation(x, y)
+        _compare_logs(a, b, "ended", BASE.probe_test or 1)
+
+
 def _swap_batches(self, step):
     x_a, x_b = original_views(self, step)
     return torch.cat([x_a[:1], x_a[:1], x_a[2:]]), torch.cat([x_b[:1], x_b[:1], x_b[2:]])

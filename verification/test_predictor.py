@@ -78,6 +78,11 @@ def test_rule_passes_a_faithful_surrogate_and_fails_each_violation():
     none = p7.checks(p7.relative(_records(dead, frozenset(SURROGATE)), "copy"), 0)
     assert not any(none[k]["pass"] for k in ("capacity", "fidelity", "surrogate"))
     assert math.isnan(none["capacity"]["rho"])
+    # collapsed runs whose DV noise spreads (one reads −1, as a gradient-M-step run did in the
+    # full report): a collapsed run's DV is not ranked, so still no check passes
+    noisy = p7.checks(p7.relative(_records(dict(dead, **{"rank:1": -1.0}), frozenset(SURROGATE)),
+                                  "copy"), 0)  # fmt: skip
+    assert not any(noisy[k]["pass"] for k in ("capacity", "fidelity", "surrogate"))
 
 
 def test_fidelity_check_needs_alignment_to_track_the_dv():

@@ -314,10 +314,16 @@ class _BatchedGroup:
             self._guard(r, lambda run=run: run.log(run.monitor.evaluate(
                 0, None, linear_probe=run.config.linear_probe, online_probe=None)))  # fmt: skip
         for step in range(1, steps + 1):
+            live = [r for r, run in enumerate(self.runs)
+                    if self.status[r] == "ok" and not run.monitor.ended]  # fmt: skip
+            for r in set(range(len(self.runs))) - set(live):
+                if self.status[r] == "ok" and not self.reason[r]:
+                    self.reason[r] = f"ended by the evaluation hook after step {self.steps_done[r]}"
+            if not live:  # every run stopped or ended: nothing left to train
+                break
             self._step(step)
-            for r, run in enumerate(self.runs):
-                if self.status[r] != "ok":
-                    continue
+            for r in live:
+                run = self.runs[r]
                 self.steps_done[r] = step
                 if step % run.config.eval_every == 0 or step == steps:
                     self._evaluate(r, step)

@@ -260,6 +260,8 @@ class _Monitor:
         self.seed = config.seed
         self.probe_max_iter = config.probe_max_iter
         self.on_eval = on_eval
+        #: the hook asked to end the run after its last evaluation (:data:`EvalHook`)
+        self.ended = False
 
     @torch.no_grad()
     def evaluate(
@@ -277,7 +279,7 @@ class _Monitor:
             z_a = torch.cat([a for a, _ in pairs])
             z_b = torch.cat([b for _, b in pairs])
             if self.on_eval is not None:
-                self.on_eval(step, self.method, self.x_a, self.x_b)
+                self.ended = bool(self.on_eval(step, self.method, self.x_a, self.x_b))
             try:
                 record: dict[str, Any] = {"step": step, "loss": loss}
                 record.update(collect_metrics(z_a.float(), z_b.float(), labels=self.pair_y))
@@ -356,7 +358,11 @@ def _auto(flag: bool | None, device: torch.device) -> bool:
 #: called at every evaluation with (step, method, x_a, x_b): the fixed held-out views the monitors
 #: read, with the method in eval mode and gradients off; for experiments that read more than the
 #: monitors (e.g. an MI estimator on ``method.embed_pair(x_a, x_b)`` or on backbone features)
-EvalHook = Callable[[int, SSLMethod, torch.Tensor, torch.Tensor], None]
+#: ``hook(step, method, x_a, x_b)`` at every evaluation, on the held-out pairs; a true return value
+#: ends the run after this evaluation (status "ok", the reason says where: a horizon that the
+#: data set, e.g. "until the target has travelled its own norm"); the linear probe's last read-out
+#: is the one at the last scheduled evaluation
+EvalHook = Callable[[int, SSLMethod, torch.Tensor, torch.Tensor], "bool | None"]
 
 
 def train(config: TrainConfig, on_eval: EvalHook | None = None) -> dict[str, Any]:
@@ -454,6 +460,9 @@ def _train(
                 )
             )
         for step in range(start_step + 1, config.steps + 1):
+            if run.monitor.ended:
+                reason = f"ended by the evaluation hook after step {steps_done}"
+                break
             _train_step(run, step)
             steps_done = step
             bar.update(1)
