@@ -53,7 +53,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from estimators.atomic import atomic_savefig
-from mitheory.claims import necessity, predictor
+from mitheory.claims import collapse, necessity, predictor
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
@@ -99,19 +99,21 @@ class ParadigmBudget:
     p5_seeds: tuple[int, ...] = (10,)
     compare: bool = True  # P1's factorial and P2's control (off: P8's plan, which has neither)
     p1_seeds: tuple[int, ...] = (0, 1, 2)  # P1's and P2's seeds (offsets; ⊇ ``seeds``)
+    p3_long: bool = False  # P3's time-to-collapse runs (``collapse``); off: P3 is not decided
     mi_track: str = "mi"  # P1/P2's held-out MI track (a key of MI_TRACKS)
     p7: predictor.PredictorPlan | None = None  # P7's sweep (None: no P7 runs, no probe)
 
 
 def budget(quick: bool) -> ParadigmBudget:
-    """Full: three seeds (eight for P1 and P2) and the P5 design (10 methods × 4 lengths = 40
-    runs: within-length power 0.81 for ρ = 0.5); quick: one seed (four for P1 and P2), no P5 (it
-    does not fit in the two-minute quick report)."""
+    """Full: three seeds (six for P1 and P2), P3's time-to-collapse runs (13 arms × 5 seeds, up
+    to 3000 steps) and the P5 design (10 methods × 4 lengths = 40 runs: within-length power 0.81
+    for ρ = 0.5); quick: one seed (four for P1 and P2), neither P3's long runs nor P5 (they do
+    not fit in the two-minute quick report)."""
     if quick:
         return ParadigmBudget((0,), mi_track="mi-quick", p7=predictor.plan(True),
                               p1_seeds=(0, 1, 2, 3))  # fmt: skip
     return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200), p7=predictor.plan(False),
-                          p1_seeds=tuple(range(8)))  # fmt: skip
+                          p1_seeds=tuple(range(6)), p3_long=True)  # fmt: skip
 
 
 def _flat(modules: list[Any]) -> Any:
@@ -138,15 +140,19 @@ def held_out_mi(z_a: Any, z_b: Any, seed: int,
 
 class _Tracker:
     """The evaluation hook of one run: the tracking its key asks for (held-out MI, probes, the
-    distance its target travelled), kept for :meth:`run`."""
+    distance its target travelled), kept for :meth:`run`; with an ``end`` rule
+    (``collapse.EndRule``) also the trace (step, cos-DV MI, target travel) that decides when the
+    run ends."""
 
-    def __init__(self, tracks: set[str], steps: int, seed: int) -> None:
-        self.tracks, self.steps, self.seed = tracks, steps, seed
+    def __init__(self, tracks: set[str], steps: int, seed: int,
+                 end: collapse.EndRule | None = None) -> None:  # fmt: skip
+        self.tracks, self.steps, self.seed, self.end = tracks, steps, seed, end
         self.heldout: list[dict[str, Any]] = []
         self.shift: dict[str, Any] = {}
         self.probe: dict[str, Any] = {"curve": [], "final": {}}
+        self.trace: list[tuple[int, float, float]] = []
 
-    def __call__(self, step: int, m: Any, x_a: Any, x_b: Any) -> None:
+    def __call__(self, step: int, m: Any, x_a: Any, x_b: Any) -> bool:
         tracks, steps, seed = self.tracks, self.steps, self.seed
         for name in tracks & set(MI_TRACKS):
             self.heldout.append({"step": step, **held_out_mi(*m.embed_pair(x_a, x_b), seed,
@@ -168,6 +174,13 @@ class _Tracker:
             for name, vec, first in (("target", vec_t, "t0"), ("online", vec_o, "o0")):
                 start = self.shift[first]
                 self.shift[name] = float((vec - start).norm() / start.norm())
+        if self.end is None:
+            return False
+        from estimators.bounds import cos_dv
+
+        mi = float(cos_dv(*m.embed_pair(x_a, x_b)))  # the monitor's mi_cosdv (τ = 0.1)
+        self.trace.append((step, mi, self.shift.get("target", 0.0)))
+        return self.end.ends(self.trace)
 
     def run(self, key: RunKey, summary: dict[str, Any], metrics: Path) -> Run:
         if summary["status"] != "ok":
@@ -180,14 +193,18 @@ class _Tracker:
                               if k in self.shift}}  # fmt: skip
         if "surrogate" in self.tracks:
             out["surrogate"] = self.probe
+        if self.end is not None:
+            out["trace"] = self.trace
         return out
 
 
 def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixture",
-                evals: int = EVALS) -> list[Run]:  # fmt: skip
+                evals: int = EVALS,
+                end: collapse.EndRule | None = None) -> list[Run]:  # fmt: skip
     """The ``paradigms.training`` run of ``key`` on the data set ``data`` (its own encoder) for
     every seed (:data:`Seed`), with ``evals`` evaluations after step 0 and the tracking the key
-    asks for. The seeds train as one computation (``paradigms.training.batched.train_batched``)
+    asks for (and, with ``end``, the trace that ends each run early: ``collapse.EndRule``). The
+    seeds train as one computation (``paradigms.training.batched.train_batched``)
     where the engine supports the configuration, else one after another with
     ``paradigms.training.loop.train``; a batched run equals its solo run up to float32 rounding
     (``tests/test_batched.py``)."""
@@ -198,7 +215,7 @@ def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixt
     method, ablate, options, steps, track = key
     tracks = set(track.split(",")) - {""}
     pairs = [seed if isinstance(seed, tuple) else (seed, None) for seed in seeds]
-    trackers = [_Tracker(tracks, steps, seed) for seed, _ in pairs]
+    trackers = [_Tracker(tracks, steps, seed, end) for seed, _ in pairs]
     with single_thread(), tempfile.TemporaryDirectory() as root:
         configs = [TrainConfig(
             method=method, data=data, ablate=ablate, seed=seed, steps=steps,
@@ -605,6 +622,111 @@ def p3_claim(runs: dict[int, dict[str, Run]]) -> Claim:
     )  # fmt: skip
 
 
+#: trains one key's seeds: ``train_seeds``'s signature (tests pass a fake)
+LongTrainer = Callable[..., list[Run]]
+
+
+def p3_long_keys() -> dict[str, RunKey]:
+    """P3's long runs: every arm and the control arm, to :data:`collapse.HORIZON` steps."""
+    keys = {arm_name(m, p, g): _arm_key(m, p, g, collapse.HORIZON) for m, p, g in P3_ARMS}
+    for m, p, g in P3_CONTROL_ARMS:
+        keys[arm_name(m, p, g, stop_grad=False)] = _arm_key(m, p, g, collapse.HORIZON,
+                                                            stop_grad=False)  # fmt: skip
+    return keys
+
+
+def p3_long_runs(seed: int, train: LongTrainer = train_seeds,
+                 progress: Callable[[str], None] | None = None,
+                 ) -> tuple[dict[str, list[Run]], tuple[tuple[int, float], ...]]:  # fmt: skip
+    """P3's runs (``collapse``): first the canonical arm to the horizon on every seed (the
+    scale, I_ref), then every other arm with ``collapse.EndRule(I_ref)``; {arm: runs}, I_ref."""
+    keys = p3_long_keys()
+    canonical = arm_name("gradient", True, True)
+    seeds = tuple(seed + k for k in range(collapse.SEEDS))
+    evals = collapse.HORIZON // collapse.EVERY
+    workers = WORKERS if train is train_seeds else 1
+    halves = [seeds[: len(seeds) // 2 + 1], seeds[len(seeds) // 2 + 1 :]]
+    jobs = [(keys[canonical], h, "gaussian-mixture", evals, collapse.EndRule()) for h in halves]
+    scale = [r for out in parallel_map(train, jobs, label="P3 scale", progress=progress,
+                                       workers=workers) for r in out]  # fmt: skip
+    reference = collapse.reference_curve([r["trace"] for r in scale])
+    rule = collapse.EndRule(reference)
+    names = [name for name in keys if name != canonical]
+    jobs = [(keys[name], seeds, "gaussian-mixture", evals, rule) for name in names]
+    done = parallel_map(train, jobs, label="P3", progress=progress, workers=workers)
+    return {canonical: scale, **dict(zip(names, done, strict=True))}, reference
+
+
+def p3_time_rows(runs: dict[str, list[Run]],
+                 reference: tuple[tuple[int, float], ...]) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per arm (the control arm last): prediction, times to collapse per seed (None:
+    censored), their median and interval (``collapse.median_interval``), the same at the looser
+    line, where each run ended and how far its target travelled."""
+    ref = dict(reference)
+    rows = []
+    arms = [(*a, True) for a in P3_ARMS] + [(*a, False) for a in P3_CONTROL_ARMS]
+    for m, p, g, stop_grad in arms:
+        traces = [r["trace"] for r in runs[arm_name(m, p, g, stop_grad)]]
+        times = [collapse.collapse_time(t, ref) for t in traces]
+        reached = [t[-1][0] for t in traces]
+        healthy_predicted = p3_predicts_healthy(m, p, g)
+        n_collapsed = sum(t is not None for t in times)
+        rows.append({
+            "arm": arm_name(m, p, g, stop_grad), "m_step": m, "predictor": p, "marginal": g,
+            "stop_grad": stop_grad, "predicted": "healthy" if healthy_predicted else "collapse",
+            "times": times, **collapse.median_interval(times, reached),
+            "loose_times": [collapse.collapse_time(t, ref, collapse.LOOSE_SHARE) for t in traces],
+            "reached": reached, "travel": [t[-1][2] for t in traces],
+            "final_ratio": [t[-1][1] / ref.get(t[-1][0], reference[-1][1]) for t in traces],
+            "matches": n_collapsed == (0 if healthy_predicted else len(times)),
+        })  # fmt: skip
+    return rows
+
+
+def p3_time_claim(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> Claim:
+    """P3 from the long runs: an arm matches when every seed collapses (predicted collapse) or
+    none does within its horizon (predicted healthy); the control arm against "healthy"."""
+    arms, control = [r for r in rows if r["stop_grad"]], [r for r in rows if not r["stop_grad"]]
+    n_ok = sum(r["matches"] for r in arms)
+    wrong = [f"{r['arm']} ({r['collapsed']}/{r['seeds']} collapsed, predicted {r['predicted']})"
+             for r in arms if not r["matches"]]  # fmt: skip
+
+    def when(r: dict[str, Any]) -> str:
+        lo, hi = r["interval"]
+        return (f"{r['arm']}: median {r['median']:.0f} [{lo:.0f}, "
+                f"{'censored' if hi is None else f'{hi:.0f}'}]") if r["median"] is not None \
+            else f"{r['arm']}: not reached"  # fmt: skip
+
+    falls = [when(r) for r in arms if r["collapsed"]]
+    c_ok = sum(r["matches"] for r in control)
+    return Claim(
+        "P3",
+        verdict_of(n_ok, len(arms)),
+        n_ok / len(arms),
+        f"share of the {len(arms)} arms whose every seed matches the prediction; mismatches: "
+        f"{'; '.join(wrong) or 'none'}; steps to collapse ({arms[0]['seeds']} seeds, interval "
+        f"coverage {arms[0]['coverage']:.3f}): {'; '.join(falls) or 'none'}",
+        threshold=f"collapsed: cos-DV MI below {collapse.SHARE:g} × the canonical arm's at the "
+        f"same step for ≥ {collapse.STREAK} evaluations to the end of the run; horizon "
+        f"{collapse.HORIZON} steps or target travel ≥ {collapse.TRAVEL:g}× its initial norm; "
+        "predicted healthy iff the marginal term is on or the predictor is on with a copy or EMA "
+        "M-step",
+        control=Control(
+            "predictor on, marginal off, stop-gradient removed (copy M-step): "
+            f"{c_ok}/{len(control)} arms match the prediction 'healthy' "
+            f"({', '.join(str(r['collapsed']) + '/' + str(r['seeds']) for r in control)} "
+            "seeds collapsed)",
+            verdict_of(c_ok, len(control)),
+            c_ok / len(control),
+        ),
+        seeds=seeds,
+        extra={"arms": [{k: r[k] for k in ("arm", "m_step", "predictor", "marginal", "predicted",
+                                           "times", "median", "interval", "coverage",
+                                           "collapsed", "seeds", "censored_at", "loose_times",
+                                           "reached", "travel", "matches")} for r in rows]},
+    )  # fmt: skip
+
+
 def p4_checks(r: dict[str, Run]) -> dict[str, bool]:
     off = r["jmi −marginal"]["summary"]
     checks = {"jmi without its marginal term: complete collapse, cos-DV MI < 0.05":
@@ -811,6 +933,84 @@ def _plot_p3(rows: list[dict[str, Any]], control: list[dict[str, Any]], out: Pat
     return _save(fig, out, "p3_arms.png")
 
 
+#: what the quick report says of P3 (its long runs do not fit in two minutes)
+P3_QUICK_NOTE = (f"P3 is decided in the full report: time to collapse over {collapse.SEEDS} "
+                 f"seeds per arm, up to {collapse.HORIZON} steps "
+                 "(`mitheory/claims/collapse.py`).\n")  # fmt: skip
+
+
+def _p3_time_md(rows: list[dict[str, Any]], fig: str) -> str:
+    """P3's time-to-collapse table (full report)."""
+
+    def cell(r: dict[str, Any]) -> str:
+        if not r["collapsed"]:
+            return f"— (censored at {min(r['censored_at'])}–{max(r['censored_at'])})"
+        lo, hi = r["interval"]
+        median = "not reached" if r["median"] is None else f"{r['median']:.0f}"
+        return f"{median} [{lo:.0f}, {'censored' if hi is None else f'{hi:.0f}'}]"
+
+    lines = [
+        f"| {r['m_step']} | {'on' if r['predictor'] else 'off'} | "
+        f"{'on' if r['marginal'] else 'off'} | {'on' if r['stop_grad'] else '**off**'} | "
+        f"{r['predicted']} | {r['collapsed']}/{r['seeds']} | {cell(r)} | "
+        f"{', '.join('—' if t is None else str(t) for t in r['loose_times'])} | "
+        f"{', '.join(f'{v:.2f}' for v in r['final_ratio'])} | "
+        f"{min(r['reached'])}–{max(r['reached'])} / {min(r['travel']):.2f}–{max(r['travel']):.2f}"
+        f" | {'yes' if r['matches'] else '**no**'} |"
+        for r in rows
+    ]
+    cov = rows[0]["coverage"]
+    return f"""
+**P3: time to collapse** ({rows[0]['seeds']} seeds per arm, evaluations every
+{collapse.EVERY} steps, `mitheory/claims/collapse.py`). The scale is the canonical arm's own
+cos-DV MI at each step (median over its seeds, trained to {collapse.HORIZON} steps); a run has
+collapsed at the step its cos-DV falls below {collapse.SHARE:g} of that and stays below
+(≥ {collapse.STREAK} evaluations, to its end). Runs end at {collapse.HORIZON} steps, once their
+target has travelled {collapse.TRAVEL:g}× its initial norm, or at a confirmed collapse. Median
+step of collapse with an order-statistic interval (coverage {cov:.3f}); censored runs are
+counted as later than every collapse.
+
+| M-step | predictor | marginal | stop-grad | predicted | collapsed | steps to collapse, median \
+[interval] | at {collapse.LOOSE_SHARE:g} of the scale, per seed | final cos-DV / scale | steps \
+reached / travel | matches |
+|---|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(lines)}
+
+![P3 time to collapse]({fig})
+
+*Figure P3 (time). cos-DV MI of every arm over the canonical arm's at the same step (median over
+seeds; the band spans the seeds); dotted: the collapse line {collapse.SHARE:g}.*
+"""
+
+
+def _plot_p3_time(runs: dict[str, list[Run]], reference: tuple[tuple[int, float], ...],
+                  rows: list[dict[str, Any]], out: Path) -> str:  # fmt: skip
+    fig = Figure(figsize=(9, 5))
+    ax = fig.subplots()
+    ref = dict(reference)
+    for k, r in enumerate(rows):
+        ratios: dict[int, list[float]] = {}
+        for run in runs[r["arm"]]:
+            for step, mi, _ in run["trace"]:
+                if step >= collapse.EVERY and step in ref and ref[step] > 0:
+                    ratios.setdefault(step, []).append(max(mi / ref[step], 1e-4))
+        steps = sorted(ratios)
+        colour = "C2" if r["predicted"] == "healthy" else "C3"
+        ax.plot(steps, [np.median(ratios[s]) for s in steps], color=colour,
+                ls="-" if r["stop_grad"] else ":", marker="os^vD<>ph*xP+"[k % 13], ms=3,
+                label=r["arm"].replace("sdmi ", ""))  # fmt: skip
+        ax.fill_between(steps, [min(ratios[s]) for s in steps], [max(ratios[s]) for s in steps],
+                        color=colour, alpha=0.08)  # fmt: skip
+    ax.axhline(collapse.SHARE, color="k", ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cos-DV MI / canonical arm's (same step)")
+    ax.set_title("P3: every arm against the setting's own scale (green: predicted healthy, "
+                 "red: predicted collapse)", fontsize=9)  # fmt: skip
+    ax.legend(fontsize=6, ncol=2)
+    return _save(fig, out, "p3_time_to_collapse.png")
+
+
 def _plot_p5(points: list[dict[str, Any]], design: dict[str, Any], out: Path) -> str:
     fig = Figure(figsize=(7.5, 5))
     ax = fig.subplots()
@@ -869,10 +1069,11 @@ def _p1_rows(p1_data: dict[str, Any]) -> list[str]:
 def paradigm_section(
     quick: bool, seed: int, out: Path, sizes: ParadigmBudget | None = None,
     runner: Runner = train_run, progress: Callable[[str], None] | None = None,
-    runs: dict[int, dict[str, Run]] | None = None,
+    runs: dict[int, dict[str, Run]] | None = None, long_train: LongTrainer = train_seeds,
 ) -> Section:  # fmt: skip
-    """The P1–P5 section; ``sizes`` overrides the budget, ``runner`` the training (tests) and
-    ``runs`` the P1–P4 runs (:func:`collect_runs`, when the caller has them)."""
+    """The P1–P5 section; ``sizes`` overrides the budget, ``runner`` and ``long_train`` the
+    training (tests) and ``runs`` the P1–P4 runs (:func:`collect_runs`, when the caller has
+    them)."""
     b = sizes if sizes is not None else budget(quick)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -889,12 +1090,19 @@ def paradigm_section(
         what=f"jmi −invariance (its marginal term alone: a healthy objective, "
         f"{sum(invariance)}/{len(invariance)} seeds healthy, that does not ask the views to "
         "agree)")  # fmt: skip
-    p3 = p3_claim(runs)
     p4 = p4_claim(runs)
-    claims = [p1, p2, p3, p4]
     rows = p3_arms(runs, P3_ARMS)
     control_rows = p3_arms(runs, P3_CONTROL_ARMS, stop_grad=False)
     figs = [_plot_rise(p1_runs, out), _plot_p3(rows, control_rows, out)]
+    time_rows: list[dict[str, Any]] = []
+    if b.p3_long:
+        long_runs, reference = p3_long_runs(seed, long_train, progress)
+        time_rows = p3_time_rows(long_runs, reference)
+        seeds_p3 = tuple(seed + k for k in range(collapse.SEEDS))
+        claims = [p1, p2, p3_time_claim(time_rows, seeds_p3), p4]
+        figs.append(_plot_p3_time(long_runs, reference, time_rows, out))
+    else:
+        claims = [p1, p2, p4]
     data: dict[str, Any] = {
         "budget": {"seeds": list(runs), "steps": b.steps, "evals": EVALS,
                    "p5_steps": list(b.p5_steps), "estimator": MI_TRACKS[b.mi_track]},
@@ -905,6 +1113,8 @@ def paradigm_section(
         "shift": {s: {name: run["shift"] for name, run in r.items()} for s, r in every.items()},
         "p1": p1_data, "p2": p2_data, "p3_arms": rows, "p3_control_arms": control_rows,
     }  # fmt: skip
+    if time_rows:
+        data["p3_time"] = {"reference": reference, "rows": time_rows}
 
     seeds = ", ".join(map(str, runs))
     rise_rows = []
@@ -974,11 +1184,14 @@ JMI; the control is JMI with its invariance (joint) term removed, the marginal t
 *Figure P1/P2. Held-out MI (trained InfoNCE critic, 95 % CI) against training step; dotted: the
 critic's log(n/2) ceiling. The cos-DV monitor's own ceiling is 2/τ = 20 nats; neither binds.*
 
-**P3** — every arm of M-step × predictor × marginal (stop-gradient on), then the control arms
+**P3** — every arm of M-step × predictor × marginal (stop-gradient on), then the control arm
 without stop-gradient. Prediction: healthy iff the marginal term is on, or the predictor is on
 with a copy or EMA M-step (with a gradient M-step ξ ascends the joint term alone: T7).
-"collapsed" counts seeds that are not healthy; RankMe and cos-DV MI per seed; target travel
-‖ξ_T − ξ_0‖/‖ξ_0‖ (copy: the online network's own travel).
+{_p3_time_md(time_rows, figs[-1]) if time_rows else P3_QUICK_NOTE}
+**P3 screen at {b.steps} steps** (the P1/P2/P7 runs; not the verdict: slow collapses need the
+long horizon above). "collapsed" counts seeds that are not healthy (not collapsed, RankMe ≥ 5,
+cos-DV ≥ 1); RankMe and cos-DV MI per seed; target travel ‖ξ_T − ξ_0‖/‖ξ_0‖ (copy: the online
+network's own travel).
 
 | M-step | predictor | marginal | stop-grad | predicted | collapsed | RankMe | cos-DV MI | \
 target travel | matches |
