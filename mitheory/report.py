@@ -33,6 +33,7 @@ from typing import Any
 
 from estimators.atomic import atomic_write_json, atomic_write_text
 from mitheory import claims
+from mitheory.claims.findings import findings
 from mitheory.claims.register import REGISTER, claim_order
 from mitheory.claims.result import Section
 from mitheory.claims.runtime import shared_pool, turn
@@ -157,6 +158,8 @@ def _render(sections: list[Section], info: dict[str, Any]) -> str:
     ]
     if info["not_run"]:
         parts += [f"*Not decided by this report: {'; '.join(info['not_run'])}.*", ""]
+    decided = {c.id: c for s in sections for c in s.claims}
+    parts += ["## Findings", "", findings(decided).strip(), ""]
     for s in sections:
         parts += [f"## {s.title}", "", s.markdown.strip(), ""]
     v = info["versions"]

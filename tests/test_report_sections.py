@@ -330,3 +330,20 @@ def test_full_section_decides_p3_from_the_long_runs(tmp_path):
     assert p3.verdict == "holds" and p3.control_discriminates
     assert "p3_time_to_collapse.png" in section.figures
     assert len(p3.extra["arms"]) == 13 and "P3: time to collapse" in section.markdown
+
+
+def test_findings_are_built_from_the_decided_claims(tmp_path):
+    from mitheory.claims.findings import findings
+
+    section = ps.paradigm_section(True, 0, tmp_path, sizes=TINY_PARADIGMS, runner=_fake_runner())
+    text = findings({c.id: c for c in section.claims})
+    # P1's sentence carries each cell's reading and effect, from the claim's own cells
+    for cell in section.claims[0].extra["cells"]:
+        if cell["reading"] != "n/a":
+            assert f"removing {cell['removed']} with the {cell['row']} reads **{cell['reading']}**" \
+                in text
+    assert "P3: decided in the full report." in text  # not decided here: named, not guessed
+    assert "**Q2 (MI and accuracy).** P5: decided in the full report." in text
+    broken = ps.paradigm_section(True, 0, tmp_path, sizes=TINY_PARADIGMS,
+                                 runner=_fake_runner(frozenset({"jmi"})))  # fmt: skip
+    assert "JMI: partial" in findings({c.id: c for c in broken.claims})

@@ -32,11 +32,15 @@ def test_P2_verdict(claim_check) -> None:
     claim_check("P2")
 
 
-def test_P3_verdict(claim_check, claim_result) -> None:
-    arms = claim_result("P3").extra["arms"]
-    assert len(arms) == 12
+@pytest.mark.slow
+def test_P3_verdict(claim_check) -> None:
+    """The full report's P3: 13 arms × 5 seeds up to 3000 steps (time to collapse). (Slow: about
+    five minutes on two cores.)"""
+    runs, reference = tr.p3_long_runs(0)
+    rows = tr.p3_time_rows(runs, reference)
+    arms = [r for r in rows if r["stop_grad"]]
     assert {(a["m_step"], a["predictor"], a["marginal"]) for a in arms} == set(tr.P3_ARMS)
-    claim_check("P3")
+    claim_check(tr.p3_time_claim(rows, tuple(range(5))))
 
 
 def test_P4_verdict(claim_check) -> None:
@@ -60,10 +64,10 @@ def test_P3_gradient_m_step_without_marginal_collapses_even_with_the_predictor(r
     assert tr.complete_collapse(s) and s["mi_cosdv"] < 0.05
 
 
-def test_P3_ema_without_predictor_and_marginal_is_healthy_after_the_target_moved(runs) -> None:
-    """The arm that contradicts "the predictor is necessary": EMA M-step, no predictor, no
-    marginal, 300 steps, healthy; its target moved (‖ξ_T − ξ_0‖/‖ξ_0‖ > 0.1), so the result is
-    not a target frozen at its initialization."""
+def test_P3_screen_ema_without_predictor_and_marginal_looks_healthy_at_300_steps(runs) -> None:
+    """Why P3 needs its long horizon: at the 300-step screen the EMA arm without predictor or
+    marginal term still passes the health rule although its target moved (‖ξ_T − ξ_0‖/‖ξ_0‖ >
+    0.1); over 3000 steps it collapses (the full report's time-to-collapse table)."""
     r = runs[tr.arm_name("ema", False, False)]
     assert tr.healthy(r["summary"])
     assert r["shift"]["target"] > 0.1

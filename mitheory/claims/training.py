@@ -866,6 +866,7 @@ def p5_claim(points: list[dict[str, Any]], seed: int) -> tuple[Claim, dict[str, 
         control=Control(f"{what}: ρ = {c_design['rho']:+.2f}, CI [{c_design['ci'][0]:+.2f}, "
                         f"{c_design['ci'][1]:+.2f}]", p5_verdict(c_design), c_design["rho"]),
         seeds=tuple(sorted({p["seed"] for p in points})),
+        extra={"ci": design["ci"], "power": design["power"]},
     )
     return claim, {"design": design, "pooled": pooled, "control": c_design, "points": points}
 

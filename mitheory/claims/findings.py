@@ -1,0 +1,98 @@
+"""The report's findings: the paper's mechanisms and its open questions Q1–Q3, each sentence
+built from the numbers of a claim decided in the same report (never a literal verdict), with the
+claim whose table holds the evidence.
+
+- Mechanisms: P1 (alternation and stop-gradient), P2 (MI growth), P3 (collapse), P4 (JMI's
+  regularizers), P7 (the predictor as surrogate of the marginal term).
+- Q1 (other modalities): P8. Q2 (why high MI does not give high accuracy): P5. Q3 (the
+  Gaussian assumption behind the moment surrogates): T4, T5, T6.
+
+A claim this report did not decide is named as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mitheory.claims.register import REGISTER
+from mitheory.claims.result import Claim
+
+
+def _p1(c: Claim) -> str:
+    def cell(x: dict[str, Any]) -> str:
+        lo, hi = x["bounds"]
+        return (f"removing {x['removed']} with the {x['row']} reads **{x['reading']}** "
+                f"({x['effect']:+.2f} nats [{lo:+.2f}, {hi:+.2f}], δ = {x['margin']:.2f})")
+
+    cells = [cell(x) for x in c.extra["cells"] if x["reading"] != "n/a"]
+    return (f"Alternation and stop-gradient ({c.verdict}, P1 table, {len(c.seeds)} seeds): "
+            + "; ".join(cells) + ".")
+
+
+def _p2(c: Claim) -> str:
+    return (f"MI read by an independent critic rises near-monotonically for canonical SDMI and "
+            f"JMI: {c.verdict} (P2; min gain {c.figure:.1f} SE); the healthy objective that does "
+            f"not ask the views to agree does not rise ({c.control.verdict if c.control else '—'}"
+            ").")  # fmt: skip
+
+
+def _p3(c: Claim) -> str:
+    arms = [a for a in c.extra["arms"] if a["arm"].count("−stop-grad") == 0]
+    wrong = [a["arm"] for a in arms if not a["matches"]]
+    slow = [a for a in arms if a["collapsed"] and a["median"] is not None and a["median"] >= 500]
+    text = (f"Collapse without the marginal term ({c.verdict}, P3 time-to-collapse table): "
+            f"{sum(a['matches'] for a in arms)}/{len(arms)} arms as predicted"
+            + (f", not {', '.join(wrong)}" if wrong else ""))
+    if slow:
+        text += "; slow collapses: " + "; ".join(
+            f"{a['arm']} at step {a['median']:.0f} (median)" for a in slow)
+    return text + "."
+
+
+def _p4(c: Claim) -> str:
+    return (f"{REGISTER['P4'].text}: **{c.verdict}** (P4 table; JMI −marginal ends at RankMe "
+            f"{c.figure:.1f}).")
+
+
+def _p7(c: Claim) -> str:
+    return (f"{REGISTER['P7'].text}: **{c.verdict}** (P7 table; the best predictor reaches "
+            f"{c.figure:.2f} of the explicit-marginal DV).")
+
+
+def _q1(c: Claim) -> str:
+    return (f"**Q1 (other modalities).** The P1–P4 rules on token sequences and on two "
+            f"modalities: {c.verdict}, {c.figure:.0%} of the sub-claims hold (P8 tables).")
+
+
+def _q2(c: Claim) -> str:
+    ci = c.extra["ci"]
+    return (f"**Q2 (MI and accuracy).** Across methods at equal training length, the MI of the "
+            f"backbone features against their linear-probe accuracy: ρ = {c.figure:+.2f} "
+            f"[{ci[0]:+.2f}, {ci[1]:+.2f}], {c.verdict} (P5 figure). This report does not test "
+            "why the two part (for example MI the views share beyond the label).")
+
+
+def _q3(claims: dict[str, Claim]) -> str:
+    parts = [f"{REGISTER[cid].text} — **{claims[cid].verdict}** ({cid})"
+             for cid in ("T4", "T5", "T6") if cid in claims]  # fmt: skip
+    return "**Q3 (the Gaussian assumption).** " + ("; ".join(parts) or "not decided") + "."
+
+
+MECHANISMS: dict[str, Callable[[Claim], str]] = {"P1": _p1, "P2": _p2, "P3": _p3, "P4": _p4,
+                                                 "P7": _p7}  # fmt: skip
+
+
+def findings(claims: dict[str, Claim]) -> str:
+    """The findings section's markdown from the report's claims (by id)."""
+    lines = ["The paper's mechanisms, as this report's runs decide them:", ""]
+    for cid, sentence in MECHANISMS.items():
+        text = sentence(claims[cid]) if cid in claims else f"{cid}: decided in the full report."
+        lines.append(f"- {text}")
+    lines += ["", "The open questions:", ""]
+    lines.append("- " + (_q1(claims["P8"]) if "P8" in claims else
+                         "**Q1 (other modalities).** P8: decided in the full report."))
+    lines.append("- " + (_q2(claims["P5"]) if "P5" in claims else
+                         "**Q2 (MI and accuracy).** P5: decided in the full report."))
+    lines.append("- " + _q3(claims))
+    return "\n".join(lines) + "\n"
