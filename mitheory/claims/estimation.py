@@ -523,8 +523,9 @@ def e5_claim(rows: list[dict[str, Any]], control: dict[str, Any], seed: int) -> 
     worst = max(abs(r["mapped"] - r["plain"]) / r["truth"] for r in rows)
     detect = max(r["detectable"] for r in rows)
     # maps that KSG's standardization undoes give the same estimate twice (SE_d = 0)
-    quad = max((math.hypot(r["plain_se"], r["mapped_se"]) / r["paired_se"] for r in rows
-                if r["paired_se"] > 0), default=math.inf)  # fmt: skip
+    ratios = [math.hypot(r["plain_se"], r["mapped_se"]) / r["paired_se"] for r in rows
+              if r["paired_se"] > 0]  # fmt: skip
+    quad = float(np.median(ratios)) if ratios else math.inf
     return Claim(
         "E5",
         verdict,
@@ -532,7 +533,7 @@ def e5_claim(rows: list[dict[str, Any]], control: dict[str, Any], seed: int) -> 
         f"max |Î_f − Î|/I, KSG, over {len(rows)} (task, transform) pairs; {n_ok} within "
         f"δ = {DELTA} + {Z_TASK:g}·SE_d (paired SE of the difference, same blocks of rows); the "
         f"rule flags an MI change of {detect:.0%} of I or more with power 0.8 on every pair "
-        f"(the quadrature √(SE² + SE_f²) would be up to {quad:.1f}× wider)",
+        f"(the quadrature √(SE² + SE_f²) would be {quad:.1f}× wider, median over pairs)",
         threshold=f"|Î − Î_f| ≤ {DELTA}·I + {Z_TASK:g}·SE_d for every pair",
         control=Control(
             f"X + N(0, I) on {control['task']} (MI {control['truth']:.3f} → "
