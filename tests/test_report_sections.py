@@ -124,11 +124,25 @@ def test_E4_verdict_counts_tasks_recovered_by_a_non_plugin_estimator():
     assert claim.verdict == "fails" and claim.figure == pytest.approx(1.0)
 
 
+def test_detectable_error_is_flagged_with_power_0_8():
+    """An estimate off by the stated share of I, with noise of its SE, fails the E4/E5 rule
+    |Î − I| ≤ δ·I + 3·SE in 80 % of draws (simulation of 200 000 draws: SE of the share 0.0009,
+    tolerance 0.005 > 5 SE); three quarters of that error are flagged in about 27 % of draws."""
+    rng = np.random.default_rng(0)
+    truth, se = 0.59, 0.03
+    share = es.detectable(se, truth)
+    draws = truth * (1 + share) + se * rng.standard_normal(200_000)
+    flagged = np.mean(np.abs(draws - truth) > es.DELTA * truth + es.Z_TASK * se)
+    assert flagged == pytest.approx(0.8, abs=0.005)
+    less = truth * (1 + 0.75 * share) + se * rng.standard_normal(200_000)
+    assert np.mean(np.abs(less - truth) > es.DELTA * truth + es.Z_TASK * se) < 0.4
+
+
 def test_E5_verdict_needs_invariance_and_a_flagged_control():
     def row(plain, mapped):
         return {"task": "t", "transform": "f", "truth": 1.0, "plain": plain, "plain_se": 0.01,
                 "mapped": mapped, "mapped_se": 0.01, "paired_se": 0.005,
-                "detectable": es.e5_detectable(0.005, 1.0),
+                "detectable": es.detectable(0.005, 1.0),
                 "ok": es.e5_pair_ok(plain, mapped, 0.005, 1.0)}  # fmt: skip
 
     base = {"task": "t", "truth": 1.0, "noisy_truth": 0.5, "plain": 1.0, "noisy": 0.5}

@@ -70,8 +70,9 @@ _SPECS = (
         "E4", "empirical",
         "Trained estimators recover known MI on the ground-truth task set within stated "
         "tolerances",
-        "per task, some estimator other than the Gaussian plug-in within 0.10·I + 3 SE; control: "
-        "the same rule scored against the MI of Y shuffled (truth 0), which must fail",
+        "per task, some estimator other than the Gaussian plug-in within 0.10·I + 3 SE, with the "
+        "smallest bias the rule flags at power 0.8, (0.10·I + 3.84 SE)/I, stated; control: the "
+        "same rule scored against the MI of Y shuffled (truth 0), which must fail",
         "estimation", _V + "test_estimator_tasks.py::test_E4_verdict", "partial"),
     ClaimSpec(
         "E5", "empirical",
