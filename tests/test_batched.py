@@ -274,3 +274,27 @@ def test_unsupported_configurations_are_refused_before_training(change, words):
 def test_hooks_must_match_the_configurations():
     with pytest.raises(ValueError, match="hooks"):
         train_batched([BASE], on_eval=[None, None])
+
+
+def test_a_frozen_predictor_stays_at_its_initialization_alone_and_batched():
+    """``pred_frozen`` (the predictor's capacity without its training): the predictor's
+    parameters are not trained and keep their initial values in both engines, and each batched
+    run still equals its solo run."""
+    options = {"target_update": "copy", "pred_frozen": True}
+    configs = [replace(BASE, ablate="marginal", method_options=options, seed=s) for s in (0, 1)]
+    solo = [_Recorder() for _ in configs]
+    together = [_Recorder() for _ in configs]
+    for c, h in zip(configs, solo, strict=True):
+        train(c, on_eval=h)
+    train_batched(configs, on_eval=together)
+    for hooks in (solo, together):
+        for h in hooks:
+            first, last = h.states[0], h.states[-1]
+            # its parameters (BatchNorm's running statistics are buffers: they follow the data)
+            moved = [k for k in first if k.startswith("predictor.") and "running_" not in k
+                     and "num_batches" not in k and not torch.equal(first[k], last[k])]  # fmt: skip
+            assert not moved, moved
+            assert not torch.equal(first["backbone.net.0.weight"], last["backbone.net.0.weight"])
+    for a, b in zip(solo, together, strict=True):
+        for x, y in zip(a.states, b.states, strict=True):
+            _state_deviation(x, y)

@@ -286,3 +286,19 @@ def test_a_no_op_ablation_is_refused() -> None:
 
     with pytest.raises(ValueError, match=r"'stop-grad'.*target_update='ema'"):
         TrainConfig(method="sdmi", ablate="stop-grad", method_options={"target_update": "ema"})
+
+
+def test_a_frozen_predictor_needs_a_predictor_and_a_bool():
+    from paradigms.data import load_dataset
+    from paradigms.training.config import TrainConfig
+    from paradigms.training.loop import build_method
+
+    data = load_dataset("gaussian-mixture", seed=0)
+    method = build_method(TrainConfig(method="sdmi", method_options={"pred_frozen": True}), data)
+    trained = {id(p) for p in method.online_params()}
+    assert not any(id(p) in trained or p.requires_grad for p in method.predictor.parameters())
+    with pytest.raises(ValueError, match="pred_frozen needs a predictor"):
+        build_method(TrainConfig(method="sdmi", ablate="predictor",
+                                 method_options={"pred_frozen": True}), data)  # fmt: skip
+    with pytest.raises(TypeError, match="pred_frozen must be a bool"):
+        build_method(TrainConfig(method="sdmi", method_options={"pred_frozen": 1}), data)

@@ -13,7 +13,8 @@ One training step is a block-coordinate update of L(θ, ξ) = ½[ℓ(p_a, z_b) +
 
 Predictor capacity: the method's MLP (``pred_hidden_dim`` sets its width) or, with ``pred_rank``
 = r, the linear map q(h) = U Vᵀ h of rank ≤ r (``networks.mlp.low_rank_linear``; claim P7 sweeps
-it).
+it). ``pred_frozen`` keeps the predictor at its random initialization (P7's control: the same
+capacity, not trained).
 
 Ablations: ``predictor`` replaces q_θ by the identity; ``stop-grad`` lets the E-step gradient flow
 into the target branch as well (for ``copy`` that is the full gradient through both views; for
@@ -69,6 +70,7 @@ class SDMIMethod(SSLMethod):
         proj_dim: int = 64,
         pred_hidden_dim: int | None = None,
         pred_rank: int | None = None,
+        pred_frozen: bool = False,
         tau_base: float = 0.99,
         tau_final: float = 1.0,
         target_lr_scale: float = 1.0,
@@ -113,6 +115,13 @@ class SDMIMethod(SSLMethod):
             self.predictor = low_rank_linear(proj_dim, pred_rank)
         else:
             self.predictor = self.make_predictor(proj_dim, pred_hidden_dim)
+        if not isinstance(pred_frozen, bool):
+            raise TypeError(f"pred_frozen must be a bool, got {type(pred_frozen).__name__}")
+        if pred_frozen and not use_predictor:
+            raise ValueError("pred_frozen needs a predictor (it is ablated or the method has none)")
+        #: the predictor stays at its random initialization (P7's control): not trained
+        self.pred_frozen = pred_frozen
+        self.predictor.requires_grad_(not pred_frozen)
         self.stop_grad = "stop-grad" not in self.ablate
         self.alternating = "alternating" not in self.ablate
         self.tau_base = tau_base
@@ -161,10 +170,11 @@ class SDMIMethod(SSLMethod):
         return self.target_projector(self.target_backbone(x))
 
     def online_params(self) -> tuple[nn.Parameter, ...]:
+        """θ: backbone, projector and (unless frozen) predictor."""
         return (
             *self.backbone.parameters(),
             *self.projector.parameters(),
-            *self.predictor.parameters(),
+            *(() if self.pred_frozen else self.predictor.parameters()),
         )
 
     def target_params(self) -> tuple[nn.Parameter, ...]:
