@@ -157,3 +157,19 @@ def test_alignment_is_the_cosine_of_the_two_gradients(m_step):
     assert got["m_hat"] == pytest.approx(joint - dv, rel=1e-5, abs=1e-6)
     assert got["align"] == pytest.approx(float(torch.nn.functional.cosine_similarity(g_j, g_d, 0)),
                                          abs=1e-5)  # fmt: skip
+
+
+def test_frozen_predictors_are_reported_beside_the_trained_ones(section_data):
+    """P7's frozen-predictor runs (the same capacity, not trained) are in the section's data, one
+    row per capacity, with relative DV on the copy M-step's scale."""
+    rows = section_data("training")["p7"]["frozen"]
+    assert [r["capacity"] for r in rows] == list(p7.plan(True).frozen)
+    assert all(len(r["frozen"]) == r["seeds"] == 1 and len(r["trained"]) == 1 for r in rows)
+
+
+def test_frozen_rows_put_both_on_the_reference_scale():
+    records = _records(SURROGATE, frozenset({"none"}))
+    frozen = [dict(_record("rank:4", 0.1, 0.0, False, s), dv=0.1) for s in (0, 1)]
+    (row,) = p7.frozen_rows(records, frozen)
+    assert row["capacity"] == "rank:4" and row["frozen"] == pytest.approx([0.1, 0.1])
+    assert row["trained"] == pytest.approx([0.4, 0.41]) and row["frozen_collapsed"] == 0

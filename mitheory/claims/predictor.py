@@ -86,6 +86,9 @@ class PredictorPlan:
     control_capacities: tuple[str, ...]
     #: M-steps that sweep fewer capacities than ``capacities``
     fewer: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: capacities also run with the predictor frozen at its random initialization (copy M-step):
+    #: the same capacity without its training, reported beside the trained runs
+    frozen: tuple[str, ...] = ()
 
     def of(self, m_step: str) -> tuple[str, ...]:
         """The capacities swept with ``m_step``."""
@@ -100,11 +103,12 @@ def plan(quick: bool) -> PredictorPlan:
     default MLP, the control with 4 (14 runs per seed beyond P3's)."""
     control = ("none", "rank:1", "rank:4", "mlp:64")
     ranks = ("rank:1", "rank:2", "rank:4", "rank:8", "rank:64")
+    frozen = ("rank:1", "rank:4", "rank:64", "mlp:64")
     if quick:
         return PredictorPlan(("copy",), ("none", "rank:1", "rank:2", "rank:4", "rank:64", "mlp:64"),
-                             control)  # fmt: skip
+                             control, frozen=frozen)  # fmt: skip
     return PredictorPlan(("copy", "ema"), ("none", *ranks, "mlp:16", "mlp:64", "mlp:256"), control,
-                         (("ema", ("none", *ranks, "mlp:64")),))  # fmt: skip
+                         (("ema", ("none", *ranks, "mlp:64")),), frozen=frozen)  # fmt: skip
 
 
 def runs_of(p: PredictorPlan) -> list[tuple[str, str, bool]]:
@@ -126,6 +130,33 @@ def method_options(m_step: str, capacity: str) -> dict[str, Any]:
     elif kind == "mlp" and capacity != DEFAULT_CAPACITY:
         options["pred_hidden_dim"] = int(size)
     return options
+
+
+#: the M-step of the frozen-predictor runs
+FROZEN_M_STEP = "copy"
+
+
+def frozen_options(capacity: str) -> dict[str, Any]:
+    """``sdmi`` method options of a frozen predictor of ``capacity`` (copy M-step)."""
+    return {**method_options(FROZEN_M_STEP, capacity), "pred_frozen": True}
+
+
+def frozen_rows(records: list[dict[str, Any]],
+                frozen: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """Per capacity: relative DV (over the same seed's explicit-marginal reference) of the
+    trained and the frozen predictor runs of the copy M-step, and how many collapsed."""
+    trained = relative(records, FROZEN_M_STEP)
+    ref = {r["seed"]: r["dv"] for r in records if r["m_step"] == FROZEN_M_STEP and r["marginal"]}
+    rows = []
+    for c in sorted({r["capacity"] for r in frozen}, key=capacity_order):
+        t = [r for r in trained if r["capacity"] == c]
+        f = [r for r in frozen if r["capacity"] == c]
+        rows.append({"capacity": c, "trained": [r["rel_dv"] for r in t],
+                     "frozen": [r["dv"] / ref[r["seed"]] for r in f],
+                     "trained_collapsed": sum(r["collapsed"] for r in t),
+                     "frozen_collapsed": sum(r["collapsed"] for r in f),
+                     "seeds": len(f)})  # fmt: skip
+    return rows
 
 
 def capacity_order(capacity: str) -> float:
@@ -404,9 +435,13 @@ def _json_safe(obj: Any) -> Any:
 
 
 def predictor_section(records: list[dict[str, Any]], b: PredictorPlan, steps: int, seed: int,
-                      out: Path) -> Section:  # fmt: skip
-    """The P7 section from the runs' records (:func:`record`): claim, table and figure."""
+                      out: Path,
+                      frozen: list[dict[str, Any]] | None = None) -> Section:  # fmt: skip
+    """The P7 section from the runs' records (:func:`record`): claim, table and figure; with the
+    records of the frozen-predictor runs, their comparison with the trained ones (reported, not
+    part of the verdict)."""
     claim, by_step = p7_claim(records, b, seed)
+    compare = frozen_rows(records, frozen) if frozen else []
     figure = _plot(records, b, out)
     seeds = ", ".join(map(str, claim.seeds))
     md = (
@@ -438,12 +473,23 @@ Checks per M-step (rule in `mitheory/claims/predictor.py`): """
 ![P7]({figure})
 """
     )
+    if compare:
+        md += ("\n**The same capacity, not trained** (copy M-step, marginal term off; the "
+               "predictor frozen at its random initialization; relative DV per seed; beside the "
+               "verdict, not in it):\n\n| predictor | trained: relative DV | collapsed | "
+               "frozen: relative DV | collapsed |\n|---|---|---|---|---|\n")
+        md += "\n".join(
+            f"| {r['capacity']} | {', '.join(f'{v:.2f}' for v in r['trained'])} | "
+            f"{r['trained_collapsed']}/{len(r['trained'])} | "
+            f"{', '.join(f'{v:.2f}' for v in r['frozen'])} | "
+            f"{r['frozen_collapsed']}/{r['seeds']} |" for r in compare) + "\n"  # fmt: skip
     data = {
         "p7": {
             "plan": {"seeds": list(claim.seeds), "steps": steps,
                      "capacities": {m: list(b.of(m)) for m in (*b.m_steps, CONTROL_M_STEP)}},
             "checks": _json_safe(by_step),
             "runs": _json_safe(records),
+            "frozen": _json_safe(compare),
         }
     }  # fmt: skip
     return Section("P7: the predictor as the marginal term's surrogate", md, [claim], [figure],

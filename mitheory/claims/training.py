@@ -328,6 +328,11 @@ def p7_run_name(m_step: str, capacity: str, marginal: bool) -> str:
     return f"{arm_name(m_step, True, False)} q {capacity}"
 
 
+def p7_frozen_name(capacity: str) -> str:
+    """The run of P7's frozen predictor of ``capacity`` (copy M-step, marginal term off)."""
+    return f"{arm_name(predictor.FROZEN_M_STEP, True, False)} q {capacity} frozen"
+
+
 def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     """Named runs (without seed) that P1–P4 and P7 need; P1's runs are P3 arms with tracking,
     and with a P7 plan the P3 arms that are P7 cells carry P7's probe."""
@@ -347,6 +352,9 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
         if name not in plan:
             options = tuple(sorted(predictor.method_options(m, capacity).items()))
             plan[name] = ("sdmi", "marginal", options, b.steps, "surrogate")
+    for capacity in b.p7.frozen if b.p7 is not None else ():
+        options = tuple(sorted(predictor.frozen_options(capacity).items()))
+        plan[p7_frozen_name(capacity)] = ("sdmi", "marginal", options, b.steps, "surrogate")
     for m, p, g in P3_CONTROL_ARMS:
         name = arm_name(m, p, g, stop_grad=False)
         plan[name] = _arm_key(m, p, g, b.steps, stop_grad=False,
@@ -1263,6 +1271,12 @@ def report_sections(quick: bool, seed: int, out: Path,
     runs = collect_runs(b, seed, progress=progress)
     sections = [paradigm_section(quick, seed, out, sizes=b, progress=progress, runs=runs)]
     if b.p7 is not None:
-        records = p7_records(main_runs(runs, b, seed), b.p7, b.steps)
-        sections.append(predictor.predictor_section(records, b.p7, b.steps, seed, Path(out)))
+        main = main_runs(runs, b, seed)
+        records = p7_records(main, b.p7, b.steps)
+        frozen = [predictor.record(predictor.FROZEN_M_STEP, c, False, s, r[name]["summary"],
+                                   r[name]["surrogate"], b.steps)
+                  for s, r in main.items() for c in b.p7.frozen
+                  for name in [p7_frozen_name(c)]]  # fmt: skip
+        sections.append(predictor.predictor_section(records, b.p7, b.steps, seed, Path(out),
+                                                    frozen))  # fmt: skip
     return sections
