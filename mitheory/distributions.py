@@ -161,8 +161,22 @@ class SparseGaussian:
         return _sample_pairs(n, seed, self.dim_x, self.dim_y, self.n_pairs, self.rho)
 
 
+class SquareTask:
+    """Mixin of tasks with ``dim`` dimensions on each side (``dim_x = dim_y = dim``)."""
+
+    dim: int
+
+    @property
+    def dim_x(self) -> int:
+        return self.dim
+
+    @property
+    def dim_y(self) -> int:
+        return self.dim
+
+
 @dataclass(frozen=True)
-class GaussianStaircase:
+class GaussianStaircase(SquareTask):
     """``dim`` + ``dim`` Gaussian with ``dim`` equal pairs whose correlation gives MI = ``level``.
 
     Each pair carries level / dim nats, so ρ = √(1 − exp(−2 level / dim)). The default, x and y
@@ -179,14 +193,6 @@ class GaussianStaircase:
     @property
     def task_id(self) -> str:
         return f"gaussian-staircase-{self.dim}x{self.dim}-mi{self.level:g}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.dim
-
-    @property
-    def dim_y(self) -> int:
-        return self.dim
 
     @property
     def rho(self) -> float:
@@ -283,7 +289,7 @@ def additive_uniform_mi(eps: float) -> float:
 
 
 @dataclass(frozen=True)
-class AdditiveUniform:
+class AdditiveUniform(SquareTask):
     """Y_i = X_i + N_i, X_i ~ U(0, 1), N_i ~ U(−ε/2, ε/2), all independent over i = 1..dim.
 
     I(X; Y) = dim · ``additive_uniform_mi(ε)``.
@@ -299,14 +305,6 @@ class AdditiveUniform:
     @property
     def task_id(self) -> str:
         return f"uniform-noise-{self.dim}x{self.dim}-eps{self.eps:g}"
-
-    @property
-    def dim_x(self) -> int:
-        return self.dim
-
-    @property
-    def dim_y(self) -> int:
-        return self.dim
 
     @property
     def mi(self) -> float:

@@ -39,6 +39,7 @@ from mitheory.closed_forms import gaussian_mi
 from mitheory.distributions import (
     GaussianStaircase,
     SparseGaussian,
+    SquareTask,
     StudentT,
     Task,
     check_dim,
@@ -56,21 +57,7 @@ def _spectrum_matrix(dim: int, rank: int, seed: int, decay: float = 0.5) -> np.n
     return q * scale * math.sqrt(dim / np.sum(scale**2))
 
 
-class _Square:
-    """``dim`` dimensions on each side."""
-
-    dim: int
-
-    @property
-    def dim_x(self) -> int:
-        return self.dim
-
-    @property
-    def dim_y(self) -> int:
-        return self.dim
-
-
-class _Embedded(_Square):
+class _Embedded(SquareTask):
     """Shape and MI of a latent task embedded in ``dim`` dimensions by an injective map."""
 
     base: Task
@@ -87,7 +74,7 @@ class _Embedded(_Square):
 
 
 @dataclass(frozen=True)
-class NoisyLowRank(_Square):
+class NoisyLowRank(SquareTask):
     """X = A_x u + σ e_x, Y = A_y v + σ e_y: a ``rank``-pair Gaussian staircase (u, v) at ``level``
     nats embedded in ``dim`` dims by seeded matrices with a decaying spectrum
     (:func:`_spectrum_matrix`), plus independent N(0, σ²) noise per coordinate.

@@ -229,11 +229,10 @@ def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixt
         try:
             for config in configs:
                 check_batchable(config)
-            summaries = train_batched(configs, trackers)
-        except ValueError as unsupported:
-            if "batched engine" not in str(unsupported):
-                raise
+        except ValueError:  # a configuration the engine refuses: one run after another
             summaries = [train(c, t) for c, t in zip(configs, trackers, strict=True)]
+        else:
+            summaries = train_batched(configs, trackers)
         return [t.run(key, s, Path(c.out) / "metrics.jsonl")
                 for t, s, c in zip(trackers, summaries, configs, strict=True)]  # fmt: skip
 
@@ -341,7 +340,7 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     probed = {p7_run_name(*cell) for cell in cells}
     tracked = {arm_name("gradient", True, True), arm_name("gradient", False, False)}
     if b.compare:
-        tracked |= {p1_cell_name(arm) for _, arm in P1_ROWS} | {arm_name(*P1_CONTROL)}
+        tracked |= set(p1_p2_names())
     for m, p, g in P3_ARMS:
         name = arm_name(m, p, g)
         tracks = [b.mi_track] if name in tracked else []  # P1's and P2's runs, P8's P1 control
@@ -358,7 +357,7 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     for m, p, g in P3_CONTROL_ARMS:
         name = arm_name(m, p, g, stop_grad=False)
         plan[name] = _arm_key(m, p, g, b.steps, stop_grad=False,
-                              track=b.mi_track if b.compare and name in p1_p2_names() else "")
+                              track=b.mi_track if name in tracked else "")
     if b.compare:
         for row, removed, name in p1_cells():
             if name is not None and name not in plan:
@@ -403,8 +402,9 @@ def collect_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
     plan = run_plan(b)
     names = {seed + k: list(plan) for k in b.seeds}
     if b.compare:
+        p1_names = p1_p2_names()
         for k in b.p1_seeds:
-            names.setdefault(seed + k, p1_p2_names())
+            names.setdefault(seed + k, p1_names)
             names[seed + k + P1_REPLICATE] = [arm_name("gradient", True, True)]
     # P1's null factor: the canonical run under another seed on the same data set
     job_seed = {s: (s, s - P1_REPLICATE) if s - seed >= P1_REPLICATE else s for s in names}
