@@ -27,12 +27,13 @@ def verdict_of(n_pass: int, n_total: int) -> str:
 
 
 def opposite(verdict: str) -> str:
-    """The verdict a negative control must reach against a claim's verdict: a claim that holds
-    (fully or in part) must see its rule fail on the violating case; a claim that fails is
-    controlled by a case built to satisfy it (a positive control), which must hold."""
+    """The verdict a control must reach against a claim's verdict: a claim that holds (fully or
+    in part) must see its rule fail on the violating case (a negative control); a claim that
+    fails or is undecided is controlled by a case built to satisfy it (a positive control: the
+    rule can reach "holds" at this design), which must hold."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-    return "holds" if verdict == "fails" else "fails"
+    return "holds" if verdict in ("fails", "undecided") else "fails"
 
 
 @dataclass(frozen=True)

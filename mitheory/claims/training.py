@@ -53,7 +53,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from estimators.atomic import atomic_savefig
-from mitheory.claims import collapse, necessity, predictor
+from mitheory.claims import accuracy, collapse, necessity, predictor
 from mitheory.claims.result import Claim, Control, Section, verdict_of
 from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
@@ -71,8 +71,9 @@ P4_SURROGATES = ("jmi", "jmi-taylor", "barlow", "vicreg", "simclr")
 P4_CONTROL = (("jmi-taylor", "regularizer"), ("barlow", "regularizer"),
               ("vicreg", "regularizer"), ("simclr", "marginal"))  # fmt: skip
 P5_METHODS = ("sdmi", "simsiam", "byol", "mocov2", "mocov3", *P4_SURROGATES)
-#: P5: the effect size the design must detect, and the power it needs to decide
-P5_RHO, P5_POWER = 0.5, 0.8
+#: P5's run seeds: report seed + P5_SEED_BASE + P5_LENGTH_STRIDE·(length index) + replicate, fresh
+#: seeds for every training length (``accuracy`` module docstring)
+P5_SEED_BASE, P5_LENGTH_STRIDE = 1000, 100
 M_STEPS = ("gradient", "copy", "ema")
 #: evaluations after step 0 in every run (held-out MI read-outs for P1/P2)
 EVALS = 5
@@ -80,8 +81,10 @@ EVALS = 5
 Options = tuple[tuple[str, Any], ...]  # method_options as sorted pairs
 #: method, ablate, options, steps, track: comma-separated ("": monitors and kNN only; "mi":
 #: held-out MI of the embedding pair at every evaluation; "features": of the backbone features at
-#: the last one, with the linear probe; "probe": the linear probe at the first and last
-#: evaluation; "surrogate": P7's probe, ``predictor.surrogate_probe``, at every evaluation)
+#: the last one, with the linear probe on ``accuracy.probe_test_size()`` test points (alone, it
+#: evaluates at step 0 and at the end only); "probe":
+#: the linear probe at the first and last evaluation; "surrogate": P7's probe,
+#: ``predictor.surrogate_probe``, at every evaluation)
 RunKey = tuple[str, str, Options, int, str]
 #: a run's seed, or (its seed, the seed of its data set) for runs that share a data set only
 Seed = int | tuple[int, int]
@@ -96,7 +99,7 @@ class ParadigmBudget:
     seeds: tuple[int, ...]  # offsets added to the report seed
     steps: int = 300  # every P1–P4 run: long enough for complete collapse and EMA travel
     p5_steps: tuple[int, ...] = ()  # P5 training lengths; () leaves P5 out
-    p5_seeds: tuple[int, ...] = (10,)
+    p5_seeds: int = 5  # P5's independent seeds per (method, length)
     compare: bool = True  # P1's factorial and P2's control (off: P8's plan, which has neither)
     p1_seeds: tuple[int, ...] = (0, 1, 2)  # P1's and P2's seeds (offsets; ⊇ ``seeds``)
     p3_long: bool = False  # P3's time-to-collapse runs (``collapse``); off: P3 is not decided
@@ -106,13 +109,13 @@ class ParadigmBudget:
 
 def budget(quick: bool) -> ParadigmBudget:
     """Full: three seeds (six for P1 and P2), P3's time-to-collapse runs (13 arms × 5 seeds, up
-    to 3000 steps) and the P5 design (10 methods × 4 lengths = 40 runs: within-length power 0.81
-    for ρ = 0.5); quick: one seed (four for P1 and P2), neither P3's long runs nor P5 (they do
-    not fit in the two-minute quick report)."""
+    to 3000 steps) and the P5 design (10 methods × 2 lengths × 5 fresh seeds = 100 runs);
+    quick: one seed (four for P1 and P2), neither P3's long runs nor P5 (they do not fit in the
+    two-minute quick report)."""
     if quick:
         return ParadigmBudget((0,), mi_track="mi-quick", p7=predictor.plan(True),
                               p1_seeds=(0, 1, 2, 3))  # fmt: skip
-    return ParadigmBudget((0, 1, 2), p5_steps=(25, 50, 100, 200), p7=predictor.plan(False),
+    return ParadigmBudget((0, 1, 2), p5_steps=(50, 200), p7=predictor.plan(False),
                           p1_seeds=tuple(range(6)), p3_long=True)  # fmt: skip
 
 
@@ -215,15 +218,19 @@ def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixt
     method, ablate, options, steps, track = key
     tracks = set(track.split(",")) - {""}
     pairs = [seed if isinstance(seed, tuple) else (seed, None) for seed in seeds]
+    # P5's accuracies: a test set large enough for their binomial SE (``accuracy.MAX_ACC_SE``)
+    probe_test = accuracy.probe_test_size() if "features" in tracks else 512
+    sizes = {"n_test": probe_test} if "features" in tracks else {}
+    evals = 1 if tracks == {"features"} else evals  # P5 reads its runs at the end only
     trackers = [_Tracker(tracks, steps, seed, end) for seed, _ in pairs]
     with single_thread(), tempfile.TemporaryDirectory() as root:
         configs = [TrainConfig(
             method=method, data=data, ablate=ablate, seed=seed, steps=steps,
-            data_options={} if data_seed is None else {"seed": data_seed},
+            data_options=sizes if data_seed is None else {**sizes, "seed": data_seed},
             eval_every=max(1, steps // evals), progress=False,
             probe_every=1000,  # linear probe at the first and last evaluation only, where used
             linear_probe=bool(tracks & {"features", "probe"}),
-            probe_train=512, probe_test=512,  # the claims' design (P5's n_test below)
+            probe_train=512, probe_test=probe_test,  # the claims' design (P5: SE ≤ 0.007)
             method_options=dict(options), out=str(Path(root) / str(i)),
         ) for i, (seed, data_seed) in enumerate(pairs)]  # fmt: skip
         try:
@@ -767,116 +774,88 @@ def p4_claim(runs: dict[int, dict[str, Run]]) -> Claim:
     )
 
 
-def spearman_design(x: list[float], y: list[float], rho_alt: float = P5_RHO,
-                    alpha: float = 0.05) -> dict[str, Any]:  # fmt: skip
-    """Spearman ρ with its Fisher-z interval (Var atanh ρ̂ ≈ 1.06/(n − 3), Fieller et al. 1957),
-    and the power of the two-sided level-α test against ρ = ``rho_alt`` at this n."""
-    n = len(x)
-    res = stats.spearmanr(x, y)
-    rho = float(res.statistic) if np.isfinite(res.statistic) else 0.0
-    se = math.sqrt(1.06 / (n - 3)) if n > 3 else math.inf
-    z = stats.norm.ppf(1 - alpha / 2)
-    lo, hi = (math.tanh(math.atanh(max(min(rho, 0.999999), -0.999999)) + k * z * se)
-              for k in (-1, 1))  # fmt: skip
-    shift = math.atanh(rho_alt) / se if se < math.inf else 0.0
-    power = float(stats.norm.sf(z - shift) + stats.norm.cdf(-z - shift))
-    return {"n": n, "rho": rho, "p": float(res.pvalue) if np.isfinite(res.pvalue) else 1.0,
-            "ci": [lo, hi], "power": power}
-
-
-def p5_verdict(design: dict[str, Any]) -> str:
-    """Undecided below the required power; else holds when the interval lies above 0 (MI
-    reached predicts accuracy), fails when it lies below ρ = 0.5 (a strong relation is ruled
-    out), undecided otherwise."""
-    if design["power"] < P5_POWER:
-        return "undecided"
-    if design["ci"][0] > 0:
-        return "holds"
-    return "fails" if design["ci"][1] < P5_RHO else "undecided"
+def p5_plan(b: ParadigmBudget, seed: int) -> list[tuple[str, int, int]]:
+    """(method, training length, run seed) of every P5 run: ``b.p5_seeds`` fresh seeds per
+    (method, length), shared by the methods within a length (:mod:`accuracy`'s block design)."""
+    return [(m, steps, seed + P5_SEED_BASE + P5_LENGTH_STRIDE * i + k)
+            for i, steps in enumerate(b.p5_steps) for m in P5_METHODS
+            for k in range(b.p5_seeds)]  # fmt: skip
 
 
 def p5_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
             progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """P5's runs (:func:`p5_plan`): held-out MI of the backbone features and probe accuracy."""
     points = []
-    plan = [(m, steps, s) for s in b.p5_seeds for m in P5_METHODS for steps in b.p5_steps]
-    jobs = [((m, "", (), steps, "features"), seed + s) for m, steps, s in plan]
+    plan = p5_plan(b, seed)
+    jobs = [((m, "", (), steps, "features"), s) for m, steps, s in plan]
     for (m, steps, s), run in zip(plan, run_all(jobs, runner, "P5", progress), strict=True):
         summary = run["summary"]
-        points.append({"method": m, "steps": steps, "seed": seed + s,
+        points.append({"method": m, "steps": steps, "seed": s,
                        "mi": run["heldout"][-1]["mi"], "mi_ci": run["heldout"][-1]["ci"],
                        "probe_acc": summary["probe_acc"], "knn_acc": summary["knn_acc"],
                        "collapsed": bool(summary["collapsed"])})  # fmt: skip
     return points
 
 
-def stratified_design(x: list[float], y: list[float], strata: list[Any],
-                      rho_alt: float = P5_RHO, alpha: float = 0.05) -> dict[str, Any]:  # fmt: skip
-    """Like :func:`spearman_design`, within strata (like with like: the methods compared at one
-    training length): Spearman ρ_k per stratum, combined as z̄ = mean_k atanh ρ_k with
-    Var z̄ = Σ_k 1.06/(n_k − 3) / K²; the interval and the power are those of z̄."""
-    groups: dict[Any, list[int]] = {}
-    for i, g in enumerate(strata):
-        groups.setdefault(g, []).append(i)
-    per = {}
-    for g, idx in groups.items():
-        res = stats.spearmanr([x[i] for i in idx], [y[i] for i in idx])
-        per[g] = float(res.statistic) if np.isfinite(res.statistic) else 0.0
-    usable = [g for g, idx in groups.items() if len(idx) > 3]
-    z = stats.norm.ppf(1 - alpha / 2)
-    if not usable:
-        return {"n": len(x), "strata": per, "rho": 0.0, "ci": [-1.0, 1.0], "power": 0.0,
-                "p": 1.0}  # fmt: skip
-    zbar = float(np.mean([math.atanh(max(min(per[g], 0.999999), -0.999999)) for g in usable]))
-    se = math.sqrt(sum(1.06 / (len(groups[g]) - 3) for g in usable)) / len(usable)
-    shift = math.atanh(rho_alt) / se
-    return {"n": len(x), "strata": per, "rho": math.tanh(zbar),
-            "ci": [math.tanh(zbar - z * se), math.tanh(zbar + z * se)],
-            "p": float(2 * stats.norm.sf(abs(zbar) / se)),
-            "power": float(stats.norm.sf(z - shift) + stats.norm.cdf(-z - shift))}  # fmt: skip
+def _p5_planted(points: list[dict[str, Any]], rng: np.random.Generator,
+                shuffle: bool) -> list[dict[str, Any]]:  # fmt: skip
+    """P5's control data, one factor changed (the relation between a method's MI and its
+    accuracy), the seed-to-seed noise kept: within each length every method's accuracies are
+    moved as a block, either onto another method's level (``shuffle``: a random permutation of
+    the method means, no relation) or onto the level the method's MI rank gives it among the
+    observed method means (a monotone relation, ρ = 1 between the true method levels)."""
+    table = accuracy.method_table(points)
+    out = [dict(p) for p in points]
+    for steps, row in table.items():
+        methods, means = row["methods"], np.asarray(row["acc"])
+        order = np.argsort(np.argsort(row["mi"]))
+        target = rng.permutation(means) if shuffle else np.sort(means)[order]
+        shift = dict(zip(methods, target - means, strict=True))
+        for p in out:
+            if p["steps"] == steps:
+                p["probe_acc"] = p["probe_acc"] + shift[p["method"]]
+    return out
 
 
 def p5_claim(points: list[dict[str, Any]], seed: int) -> tuple[Claim, dict[str, Any]]:
-    """P5 on the within-length design (:func:`stratified_design`): pooling runs of different
-    lengths would correlate MI and accuracy through training length alone. The pooled ρ is
-    reported beside it."""
-    mi = [p["mi"] for p in points]
-    acc = [p["probe_acc"] for p in points]
-    strata = [p["steps"] for p in points]
-    design = stratified_design(mi, acc, strata)
-    pooled = spearman_design(mi, acc)
-    verdict = p5_verdict(design)
-    rng = np.random.default_rng(seed + 55)
-    c_acc = list(acc)
-    if verdict in ("holds", "partial"):
-        what = "the same test with the accuracies permuted within each length (no relation)"
-        for g in set(strata):
-            idx = [i for i, v in enumerate(strata) if v == g]
-            for i, j in zip(idx, rng.permutation(idx), strict=True):
-                c_acc[i] = acc[j]
+    """P5 at the level of methods (:func:`accuracy.decide`): within-length Spearman ρ of the
+    method means, permutation test between methods, simulated power. Control, one factor (the
+    relation between a method's MI and its accuracy), the seed noise kept: against a claim that
+    holds, each method's accuracies moved as a block onto a randomly permuted method's level (no
+    relation), where the permutation test must not reject ("fails"); against one that does not,
+    onto the level its MI rank gives (a monotone relation), where the rule must read "holds"."""
+    design = accuracy.decide(points, seed + 55)
+    rng = np.random.default_rng(seed + 56)
+    shuffle = design["verdict"] == "holds"
+    c_design = accuracy.decide(_p5_planted(points, rng, shuffle), seed + 57)
+    if shuffle:  # a negative control asks one thing: does the test see a relation? (no power)
+        what = ("each method's accuracies moved onto a randomly permuted method's level within "
+                "its length (no relation, seed noise kept), read by the permutation test alone")
+        c_verdict = "holds" if c_design["p"] < accuracy.ALPHA else "fails"
     else:
-        what = ("the same test with accuracies planted as a noisy increasing function of MI "
-                "(ρ ≈ 0.9 by construction)")
-        ranks = stats.rankdata(mi) / len(mi)
-        c_acc = list(ranks + 0.05 * rng.standard_normal(len(mi)))
-    c_design = stratified_design(mi, c_acc, strata)
+        what = ("each method's accuracies moved onto the level its MI rank gives within its "
+                "length (a monotone relation, seed noise kept)")
+        c_verdict = c_design["verdict"]
     per = ", ".join(f"{g} steps {r:+.2f}" for g, r in sorted(design["strata"].items()))
+    lengths = ", ".join(map(str, design["lengths"]))
     claim = Claim(
         "P5",
-        verdict,
+        design["verdict"],
         design["rho"],
-        f"within-length Spearman ρ(held-out MI of backbone features, linear-probe accuracy on "
-        f"them) over {design['n']} runs = {design['rho']:+.2f}, 95 % CI "
-        f"[{design['ci'][0]:+.2f}, {design['ci'][1]:+.2f}] (per length: {per}); power to "
-        f"detect ρ = {P5_RHO} at α = 0.05: {design['power']:.2f}; pooled over lengths "
-        f"ρ = {pooled['rho']:+.2f} [{pooled['ci'][0]:+.2f}, {pooled['ci'][1]:+.2f}]",
-        threshold=f"decided only at power ≥ {P5_POWER}; holds: CI above 0; fails: CI below "
-        f"{P5_RHO}",
-        control=Control(f"{what}: ρ = {c_design['rho']:+.2f}, CI [{c_design['ci'][0]:+.2f}, "
-                        f"{c_design['ci'][1]:+.2f}]", p5_verdict(c_design), c_design["rho"]),
+        f"mean within-length Spearman ρ of the method means (held-out MI of backbone features, "
+        f"linear-probe accuracy) over {design['methods']} methods × lengths {lengths} "
+        f"({design['n_runs']} runs, ≥ {design['seeds']} independent seeds per cell) = "
+        f"{design['rho']:+.2f} (per length: {per}); one-sided "
+        f"permutation p = {design['p']:.3f}; simulated power of this design to detect ρ = "
+        f"{accuracy.RHO_ALT}: {design['power']:.2f}",
+        threshold=f"holds: permutation p < {accuracy.ALPHA}; fails: not significant with power "
+        f"≥ {accuracy.REQUIRED_POWER}; else undecided",
+        control=Control(f"{what}: ρ = {c_design['rho']:+.2f}, p = {c_design['p']:.3f}, power "
+                        f"{c_design['power']:.2f}", c_verdict, c_design["rho"]),
         seeds=tuple(sorted({p["seed"] for p in points})),
-        extra={"ci": design["ci"], "power": design["power"]},
+        extra={"p": design["p"], "power": design["power"]},
     )
-    return claim, {"design": design, "pooled": pooled, "control": c_design, "points": points}
+    return claim, {"design": design, "control": c_design, "points": points}
 
 
 # --------------------------------------------------------------------------- figures
@@ -1020,31 +999,58 @@ def _plot_p3_time(runs: dict[str, list[Run]], reference: tuple[tuple[int, float]
     return _save(fig, out, "p3_time_to_collapse.png")
 
 
-def _plot_p5(points: list[dict[str, Any]], design: dict[str, Any], out: Path) -> str:
-    fig = Figure(figsize=(7.5, 5))
-    ax = fig.subplots()
-    n_test = 512
-    lengths = sorted({p["steps"] for p in points})
-    markers = dict(zip(lengths, "os^Dv<>p", strict=False))
-    for k, m in enumerate(P5_METHODS):
-        for steps in lengths:
-            sel = [p for p in points if p["method"] == m and p["steps"] == steps]
-            ax.errorbar([p["mi"] for p in sel], [p["probe_acc"] for p in sel],
-                        xerr=[[p["mi"] - p["mi_ci"][0] for p in sel],
-                              [p["mi_ci"][1] - p["mi"] for p in sel]],
-                        yerr=[Z95 * math.sqrt(p["probe_acc"] * (1 - p["probe_acc"]) / n_test)
-                              for p in sel], fmt=markers[steps], ms=4, capsize=2,
-                        color=f"C{k % 10}", alpha=0.8,
-                        label=m if steps == lengths[0] else None)  # fmt: skip
-    for steps in lengths:
-        ax.plot([], [], markers[steps], color="grey", label=f"{steps} steps")
-    ax.set_xlabel("held-out MI of backbone features, trained InfoNCE critic [nats]")
-    ax.set_ylabel("linear-probe accuracy (95 % binomial CI)")
-    ax.set_title(f"P5: within-length ρ = {design['rho']:+.2f} [{design['ci'][0]:+.2f}, "
-                 f"{design['ci'][1]:+.2f}], n = {design['n']}, power(ρ = 0.5) = "
-                 f"{design['power']:.2f}", fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+def _plot_p5(design: dict[str, Any], out: Path) -> str:
+    table = design["table"]
+    fig = Figure(figsize=(5.2 * len(table), 4.6))
+    axes = np.atleast_1d(fig.subplots(1, len(table), sharey=True))
+    for ax, (steps, row) in zip(axes, table.items(), strict=True):
+        root_n = np.sqrt(np.asarray(row["seeds"], float))
+        for k, m in enumerate(row["methods"]):
+            ax.errorbar(row["mi"][k], row["acc"][k], xerr=Z95 * row["mi_sd"][k] / root_n[k],
+                        yerr=Z95 * row["acc_sd"][k] / root_n[k], fmt="o", ms=5, capsize=2,
+                        color=f"C{k % 10}", label=m)  # fmt: skip
+        ax.set_title(f"{steps} steps: ρ = {design['strata'][steps]:+.2f}", fontsize=9)
+        ax.set_xlabel("held-out MI of backbone features [nats], method mean")
+    axes[0].set_ylabel("linear-probe accuracy, method mean")
+    axes[0].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"P5: mean ρ = {design['rho']:+.2f}, permutation p = {design['p']:.3f}, "
+                 f"power(ρ = {accuracy.RHO_ALT}) = {design['power']:.2f}", fontsize=9)
     return _save(fig, out, "p5_mi_vs_accuracy.png")
+
+
+def _p5_md(p5: Claim, data: dict[str, Any], fig: str) -> str:
+    design = data["design"]
+    rows = []
+    for steps, row in design["table"].items():
+        for k, m in enumerate(row["methods"]):
+            n = row["seeds"][k]
+            rows.append(f"| {steps} | {m} | {row['mi'][k]:.2f} ± {row['mi_sd'][k] / n**0.5:.2f} "
+                        f"| {row['acc'][k]:.3f} ± {row['acc_sd'][k] / n**0.5:.3f} | {n} |")
+    n_test = accuracy.probe_test_size()
+    return f"""
+**P5** — MI reached against downstream accuracy, at the level of methods: {design['methods']}
+methods × training lengths {', '.join(map(str, design['lengths']))}, with ≥ {design['seeds']}
+fresh seeds per (method, length) ({design['n_runs']} independent runs; within a length the
+methods share their seeds' data sets). Per run: the held-out MI of the backbone features of two
+views (trained InfoNCE critic) and the linear-probe accuracy on {n_test} test points (binomial
+SE ≤ {accuracy.MAX_ACC_SE}). Per length, the Spearman ρ of the method means; their mean
+ρ = {design['rho']:+.2f} (per length: {', '.join(f"{g} steps {r:+.2f}" for g, r in
+design['strata'].items())}). One-sided permutation test between methods (accuracy ranks
+permuted within each length): p = {design['p']:.3f}. Power of this design to detect a
+method-level ρ = {accuracy.RHO_ALT} at α = {accuracy.ALPHA}, by simulating it (observed spread
+of the method means, observed seed SDs, these seed counts): **{design['power']:.2f}** (a "fails"
+needs {accuracy.REQUIRED_POWER}). Verdict: **{p5.verdict}**. Control (one factor, the relation):
+{p5.control.what if p5.control else ''} → {p5.control.verdict if p5.control else ''}.
+
+| length (steps) | method | MI [nats], mean ± SE | probe accuracy, mean ± SE | seeds |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+![P5]({fig})
+
+*Figure P5. Method means of held-out MI against probe accuracy, one panel per training length
+(error bars: 95 % intervals of the means over seeds).*
+"""
 
 
 # --------------------------------------------------------------------------- section
@@ -1224,27 +1230,9 @@ regularizer removed (values per seed):
         points = p5_runs(b, seed, runner, progress)
         p5, p5_data = p5_claim(points, seed)
         claims.append(p5)
-        figs.append(_plot_p5(points, p5_data["design"], out))
+        figs.append(_plot_p5(p5_data["design"], out))
         data["p5"] = p5_data
-        design = p5_data["design"]
-        md += f"""
-**P5** — {design['n']} runs: {len(P5_METHODS)} methods × training lengths
-{', '.join(map(str, b.p5_steps))} steps (seed {', '.join(map(str, p5.seeds))}), MI of the
-backbone features of two held-out views (trained InfoNCE critic) against the linear-probe
-accuracy on the same backbone features (512 test points), compared across methods within each
-training length and combined over lengths. Within-length Spearman ρ = {design['rho']:+.2f},
-95 % CI [{design['ci'][0]:+.2f}, {design['ci'][1]:+.2f}], p = {design['p']:.2g} (pooled over
-lengths, confounded by training length: {p5_data['pooled']['rho']:+.2f}); per length:
-{', '.join(f"{g} steps {r:+.2f}" for g, r in sorted(design['strata'].items()))}; power to detect
-ρ = {P5_RHO} at α = 0.05: **{design['power']:.2f}** (required {P5_POWER}). Verdict:
-**{p5.verdict}**. Control: {p5.control.what if p5.control else ''} → {p5.control.verdict if
-p5.control else ''}.
-
-![P5]({figs[-1]})
-
-*Figure P5. Held-out MI against probe accuracy, one point per run (error bars: the MI interval
-and the binomial 95 % interval of the accuracy).*
-"""
+        md += _p5_md(p5, p5_data, figs[-1])
     else:
         md += "\n**P5** is decided in the full report only (40 runs with held-out estimates).\n"
     md += "\nP6 (every method on real images) is not run in this report: see CLAIMS.md.\n"
