@@ -1,6 +1,6 @@
 """Verification of P8 (CLAIMS.md): P1–P4 on token sequences and on two modalities.
 
-The verdict itself needs the full report's 68 runs (``slow``); the default run checks the rule
+The verdict itself needs the full report's 3 × 66 runs (``slow``); the default run checks the rule
 on runs built to pass and to break it, and one real pair of two-modality runs through the
 P2 rule, with the held-out MI read against the exact I(X_A; X_B).
 """
@@ -44,7 +44,9 @@ def _claim(broken: frozenset[str] = frozenset()) -> tr.Claim:
         return _fake(key, seed, data, broken if data == "paired-bags" else frozenset())
 
     runs = md.collect(md.budget(), 0, runner=runner)
-    claims = {s: md.setting_claims(r) for s, r in runs.items()}
+    exact = {"sequences": None, "two-modality": 2.0}
+    claims = {s: md.setting_claims(r, tr.HealthBars.relative(md.setting_scale(r, exact[s])))
+              for s, r in runs.items()}  # fmt: skip
     return md.p8_claim(claims, md.data_processing(runs["two-modality"], 2.0))
 
 
@@ -65,6 +67,22 @@ def test_P8_rule_on_runs_built_to_pass_and_to_break_it() -> None:
     leaky = _claim(frozenset({"jmi −marginal"}))
     assert leaky.extra["sub_claims"]["two-modality"]["P2"]["control"] == "holds"
     assert leaky.control.verdict == "partial"
+
+
+def test_P8_health_bars_are_on_the_setting_scale() -> None:
+    """A run with cos-DV 0.42 nats in a setting of exact MI 1.78 (Barlow in the two-modality
+    setting) is healthy on that scale (bar 0.178) and was not under the fixed 1-nat bar; at
+    0.15 it is not; without an exact MI the canonical arm's median cos-DV sets the scale."""
+    run = {"collapsed": False, "effective_rank": 9.7, "mi_cosdv": 0.42}
+    bars = tr.HealthBars.relative(1.78)
+    assert tr.healthy(run, bars) and not tr.healthy(run)
+    assert not tr.healthy(dict(run, mi_cosdv=0.15), bars)
+    canonical = tr.arm_name("gradient", True, True)
+    runs = {k: {canonical: {"summary": {"mi_cosdv": v}}} for k, v in enumerate((2.0, 3.0, 9.0))}
+    assert md.setting_scale(runs, None) == 3.0 and md.setting_scale(runs, 1.78) == 1.78
+    assert len(md.budget().seeds) >= 3
+    with pytest.raises(ValueError, match="scale"):
+        tr.HealthBars.relative(0.0)
 
 
 def test_P8_plan_trains_every_registry_method() -> None:
@@ -99,7 +117,8 @@ def test_two_modality_jmi_rises_below_the_exact_mi_and_collapses_without_margina
 
 @pytest.mark.slow
 def test_P8_verdict(tmp_path, claim_check) -> None:
-    """The full-report P8 design (68 runs): its verdict and a control that reaches the opposite."""
+    """The full-report P8 design (3 seeds × 66 runs): its verdict and a control that reaches the
+    opposite."""
     (section,) = md.report_sections(False, 0, tmp_path)
     (claim,) = section.claims
     assert claim.extra["data_processing"]["pass"]

@@ -32,9 +32,9 @@ def test_P7_verdict(claim_check, claim_result, section_data):
     none = next(r for r in runs if r["capacity"] == "none")
     assert none["collapsed"]  # SimSiam without predictor or marginal term collapses
     assert 0.2 < claim.figure < 1.0  # the best predictor: part of the explicit-marginal DV
-    # the control: every gradient-M-step predictor run collapses (T7), so no check passes
-    control = data["checks"]["gradient"]
-    assert control["surrogate"]["alive"] == 0
+    # the control: the same capacities frozen at their random initialization stand in for nothing
+    control = data["checks"][p7.FROZEN]
+    assert control["surrogate"]["runs"] == len(p7.plan(True).frozen)
     assert not any(control[k]["pass"] for k in ("capacity", "fidelity", "surrogate"))
     claim_check(claim)
 
@@ -42,8 +42,8 @@ def test_P7_verdict(claim_check, claim_result, section_data):
 def _record(capacity: str, rel_dv: float, fidelity: float, collapsed: bool, seed: int = 0,
             m_step: str = "copy") -> dict:  # fmt: skip
     return {"m_step": m_step, "capacity": capacity, "marginal": False, "seed": seed,
-            "dv": rel_dv, "fidelity": fidelity, "collapsed": collapsed, "rankme": 10.0,
-            "rankme_p": 10.0}  # fmt: skip
+            "dv_z": rel_dv, "dv": rel_dv / 2, "fidelity": fidelity, "collapsed": collapsed,
+            "rankme": 10.0, "rankme_p": 10.0}  # fmt: skip
 
 
 def _records(rel: dict[str, float], collapsed: frozenset[str] = frozenset(),
@@ -88,7 +88,7 @@ def test_rule_passes_a_faithful_surrogate_and_fails_each_violation():
 def test_fidelity_check_needs_alignment_to_track_the_dv():
     records = _records(SURROGATE, frozenset({"none"}))
     for r in records:  # the runs that reach more DV are the less aligned ones
-        r["fidelity"] = -r["dv"]
+        r["fidelity"] = -r["dv_z"]
     c = p7.checks(p7.relative(records, "copy"), 0)
     assert not c["fidelity"]["pass"] and c["fidelity"]["rho"] < 0
     assert c["capacity"]["pass"]
@@ -159,17 +159,22 @@ def test_alignment_is_the_cosine_of_the_two_gradients(m_step):
                                          abs=1e-5)  # fmt: skip
 
 
-def test_frozen_predictors_are_reported_beside_the_trained_ones(section_data):
-    """P7's frozen-predictor runs (the same capacity, not trained) are in the section's data, one
-    row per capacity, with relative DV on the copy M-step's scale."""
+def test_frozen_predictors_are_the_control(section_data):
+    """P7's control runs (every predictor of the copy sweep, frozen) are in the section's data,
+    one row per capacity, with relative DV on the copy M-step's scale."""
     rows = section_data("training")["p7"]["frozen"]
     assert [r["capacity"] for r in rows] == list(p7.plan(True).frozen)
     assert all(len(r["frozen"]) == r["seeds"] == 1 and len(r["trained"]) == 1 for r in rows)
 
 
-def test_frozen_rows_put_both_on_the_reference_scale():
+def test_relative_dv_is_read_on_the_embeddings_and_frozen_runs_share_the_scale():
     records = _records(SURROGATE, frozenset({"none"}))
-    frozen = [dict(_record("rank:4", 0.1, 0.0, False, s), dv=0.1) for s in (0, 1)]
+    frozen = [dict(_record("rank:4", 0.1, 0.0, False, s), dv=5.0) for s in (0, 1)]
     (row,) = p7.frozen_rows(records, frozen)
+    # dv (through the predictor) is ignored: DV(z_a, z_b) over the reference's
     assert row["capacity"] == "rank:4" and row["frozen"] == pytest.approx([0.1, 0.1])
     assert row["trained"] == pytest.approx([0.4, 0.41]) and row["frozen_collapsed"] == 0
+    # a frozen sweep that gains nothing over no predictor reads "fails"; trained, it holds
+    still = [dict(r, dv_z=0.02) for r in records if r["capacity"] != "none" and not r["marginal"]]
+    claim, by = p7.p7_claim(records, p7.plan(True), 0, still)
+    assert claim.control.verdict == "fails" and claim.verdict == "holds", by

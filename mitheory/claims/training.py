@@ -438,10 +438,34 @@ def complete_collapse(summary: dict[str, Any]) -> bool:
     )
 
 
-def healthy(summary: dict[str, Any]) -> bool:
-    return (
-        not summary["collapsed"] and summary["effective_rank"] >= 5.0 and summary["mi_cosdv"] >= 1.0
-    )
+@dataclass(frozen=True)
+class HealthBars:
+    """The cos-DV MI bars of the health rules (nats): a healthy run reaches ``healthy_mi``; a
+    complete collapse (P4) stays under ``complete_mi``. The defaults are the Gaussian mixture's;
+    :meth:`relative` puts them on a setting's own scale (P8)."""
+
+    healthy_mi: float = 1.0
+    complete_mi: float = 0.05
+
+    @classmethod
+    def relative(cls, scale: float) -> HealthBars:
+        """Bars on the scale ``scale`` (the exact MI where known, else the canonical arm's
+        cos-DV): healthy from ``collapse.SHARE`` × scale (P3's collapse line), complete collapse
+        under 1/20 of that (the default bars' ratio)."""
+        if not (scale > 0 and math.isfinite(scale)):
+            raise ValueError(f"the setting's scale must be a positive number of nats, got "
+                             f"{scale!r}")  # fmt: skip
+        floor = collapse.SHARE * scale
+        return cls(floor, floor / 20)
+
+
+DEFAULT_BARS = HealthBars()
+
+
+def healthy(summary: dict[str, Any], bars: HealthBars = DEFAULT_BARS) -> bool:
+    """Not flagged collapsed, RankMe ≥ 5 and cos-DV MI ≥ ``bars.healthy_mi``."""
+    return (not summary["collapsed"] and summary["effective_rank"] >= 5.0
+            and summary["mi_cosdv"] >= bars.healthy_mi)  # fmt: skip
 
 
 def near_monotone(series: list[dict[str, Any]]) -> dict[str, Any]:
@@ -580,14 +604,15 @@ def p1_claim(runs: dict[int, dict[str, Run]], seeds: list[int]) -> tuple[Claim, 
 
 
 def p3_arms(runs: dict[int, dict[str, Run]], arms: list[tuple[str, bool, bool]],
-            stop_grad: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+            stop_grad: bool = True,
+            bars: HealthBars = DEFAULT_BARS) -> list[dict[str, Any]]:  # fmt: skip
     """P3 table rows: prediction (:func:`p3_predicts_healthy`) against every seed."""
     rows = []
     for m, p, g in arms:
         name = arm_name(m, p, g, stop_grad)
         summaries = [r[name]["summary"] for r in runs.values()]
         shifts = [r[name]["shift"].get("target", 0.0) for r in runs.values()]
-        collapsed = sum(not healthy(s) for s in summaries)
+        collapsed = sum(not healthy(s, bars) for s in summaries)
         predicted_healthy = p3_predicts_healthy(m, p, g)
         rows.append({
             "arm": name, "m_step": m, "predictor": p, "marginal": g, "stop_grad": stop_grad,
@@ -603,9 +628,9 @@ def p3_arms(runs: dict[int, dict[str, Run]], arms: list[tuple[str, bool, bool]],
     return rows
 
 
-def p3_claim(runs: dict[int, dict[str, Run]]) -> Claim:
-    rows = p3_arms(runs, P3_ARMS)
-    control = p3_arms(runs, P3_CONTROL_ARMS, stop_grad=False)
+def p3_claim(runs: dict[int, dict[str, Run]], bars: HealthBars = DEFAULT_BARS) -> Claim:
+    rows = p3_arms(runs, P3_ARMS, bars=bars)
+    control = p3_arms(runs, P3_CONTROL_ARMS, stop_grad=False, bars=bars)
     n_ok = sum(r["matches"] for r in rows)
     c_ok = sum(r["matches"] for r in control)
     wrong = [f"{r['arm']} ({r['collapsed_seeds']}/{r['seeds']} collapsed, predicted "
@@ -618,9 +643,9 @@ def p3_claim(runs: dict[int, dict[str, Run]]) -> Claim:
         f"share of the {len(rows)} arms whose every seed matches the prediction; mismatches: "
         f"{'; '.join(wrong) or 'none'}; EMA target travelled ‖ξ_T − ξ_0‖/‖ξ_0‖ = "
         f"{min(ema):.2f}–{max(ema):.2f}",
-        threshold="every seed of an arm healthy (not collapsed, RankMe ≥ 5, cos-DV ≥ 1) when "
-        "the marginal term is on or the predictor is on with a copy or EMA M-step, collapsed "
-        "otherwise",
+        threshold=f"every seed of an arm healthy (not collapsed, RankMe ≥ 5, cos-DV ≥ "
+        f"{bars.healthy_mi:.2g}) when the marginal term is on or the predictor is on with a copy "
+        "or EMA M-step, collapsed otherwise",
         control=Control(
             "predictor on, marginal off, stop-gradient removed (copy M-step): "
             f"{c_ok}/{len(control)} arms match the prediction 'healthy'",
@@ -742,20 +767,22 @@ def p3_time_claim(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> Claim:
     )  # fmt: skip
 
 
-def p4_checks(r: dict[str, Run]) -> dict[str, bool]:
+def p4_checks(r: dict[str, Run], bars: HealthBars = DEFAULT_BARS) -> dict[str, bool]:
     off = r["jmi −marginal"]["summary"]
-    checks = {"jmi without its marginal term: complete collapse, cos-DV MI < 0.05":
-              complete_collapse(off) and off["mi_cosdv"] < 0.05}  # fmt: skip
-    checks.update({f"{m}: healthy": healthy(r[m]["summary"]) for m in P4_SURROGATES})
+    checks = {f"jmi without its marginal term: complete collapse, cos-DV MI < "
+              f"{bars.complete_mi:.2g}": complete_collapse(off)
+              and off["mi_cosdv"] < bars.complete_mi}  # fmt: skip
+    checks.update({f"{m}: healthy": healthy(r[m]["summary"], bars) for m in P4_SURROGATES})
     return checks
 
 
-def p4_claim(runs: dict[int, dict[str, Run]]) -> Claim:
-    results = [p4_checks(r) for r in runs.values()]
+def p4_claim(runs: dict[int, dict[str, Run]], bars: HealthBars = DEFAULT_BARS) -> Claim:
+    results = [p4_checks(r, bars) for r in runs.values()]
     n_ok = sum(sum(c.values()) for c in results)
     n_all = sum(len(c) for c in results)
     failed = sorted({name for c in results for name, ok in c.items() if not ok})
-    control = [healthy(r[f"{m} −{a}"]["summary"]) for r in runs.values() for m, a in P4_CONTROL]
+    control = [healthy(r[f"{m} −{a}"]["summary"], bars) for r in runs.values()
+               for m, a in P4_CONTROL]  # fmt: skip
     rank = max(r["jmi −marginal"]["summary"]["effective_rank"] for r in runs.values())
     return Claim(
         "P4",
@@ -763,8 +790,9 @@ def p4_claim(runs: dict[int, dict[str, Run]]) -> Claim:
         rank,
         f"max final RankMe of JMI without marginal over seeds; {n_ok}/{n_all} checks pass"
         + (f"; failing: {', '.join(failed)}" if failed else ""),
-        threshold="complete collapse: RankMe ≤ 2, embed_std < ¼/√d; healthy: not collapsed, "
-        "RankMe ≥ 5, cos-DV MI ≥ 1 nat",
+        threshold=f"complete collapse: RankMe ≤ 2, embed_std < ¼/√d, cos-DV MI < "
+        f"{bars.complete_mi:.2g}; healthy: not collapsed, RankMe ≥ 5, cos-DV MI ≥ "
+        f"{bars.healthy_mi:.2g} nats",
         control=Control(
             "the health rule on " + ", ".join(f"{m} −{a}" for m, a in P4_CONTROL)
             + f": {sum(control)}/{len(control)} runs healthy",
