@@ -2,7 +2,8 @@
 
 - ``estimation``: E1–E5 (bounds on score matrices, the optimal critic, the known-MI task set);
 - ``gaussian``: T1, T2, T3, T7 (Gaussian closed forms, alternating ascent, collapse);
-- ``nonconcave``: T8 (block ascent with cosine critics and MLP encoders, local curvature);
+- ``nonconcave``: T8 (whole AdamW runs with cosine critics and MLP encoders, alternating vs
+  simultaneous block ascent; the single-step local-curvature probe as a detail);
 - ``surrogate_error``: T4, T5, T6 (Isserlis, the Taylor-DV error off Gaussianity, Barlow Twins);
 - ``training``: P1–P5 and P7 (short training runs through ``paradigms``, imported only while it
   runs; P7's probe, rule and section are in ``predictor``, its runs are shared with P3);
