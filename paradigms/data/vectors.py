@@ -32,6 +32,8 @@ Label part: the only thing the two label parts share is y (L_A − Y − L_B is 
 I(L_A; Y) = E[log K + a_Y − lse_k(a_k)], no closed form; :func:`label_part` gives both by Monte
 Carlo on exact draws with their standard errors, and the Bayes accuracy of y from one view,
 E[max_k p(k | L_A)]. ``SSLData.true_mi`` is I(L_A; L_B) (that Monte Carlo value) + I(N_A; N_B).
+The stored samples hold μ_y itself, so a probe of samples (the training loop's) reads the label
+off a clean class mean; probes of views (P9's) face the view noise (Bayes accuracy above).
 """
 
 from __future__ import annotations
