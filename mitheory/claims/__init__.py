@@ -7,7 +7,9 @@
 - ``surrogate_error``: T4, T5, T6 (Isserlis, the Taylor-DV error off Gaussianity, Barlow Twins);
 - ``training``: P1–P5 and P7 (short training runs through ``paradigms``, imported only while it
   runs; P7's probe, rule and section are in ``predictor``, its runs are shared with P3);
-- ``modalities``: P8 (P1–P4 on token sequences and on two modalities, full report only).
+- ``modalities``: P8 (P1–P4 on token sequences and on two modalities, full report only);
+- ``nuisance``: P9 (a nuisance factor shared by the views: view MI against probe accuracy, open
+  question 2).
 
 Each family module has ``report_sections(quick, seed, out) -> list[Section]``; every ``Claim`` in
 those sections is computed from the numbers of the run (no verdict is a literal). The report
@@ -30,7 +32,8 @@ Builder = Callable[..., list[Section]]
 
 #: progress labels of the families (report order)
 LABELS = {"estimation": "E1–E5", "gaussian": "T1–T3, T7", "nonconcave": "T8",
-          "surrogate_error": "T4–T6", "training": "P1–P5, P7", "modalities": "P8"}  # fmt: skip
+          "surrogate_error": "T4–T6", "training": "P1–P5, P7", "modalities": "P8",
+          "nuisance": "P9"}  # fmt: skip
 
 
 def builder(family: str) -> Builder:

@@ -4,8 +4,9 @@ claim whose table holds the evidence.
 
 - Mechanisms: P1 (alternation and stop-gradient), P2 (MI growth), P3 (collapse), P4 (JMI's
   regularizers), P7 (the predictor as surrogate of the marginal term).
-- Q1 (other modalities): P8. Q2 (why high MI does not give high accuracy): P5. Q3 (the
-  Gaussian assumption behind the moment surrogates): T4, T5, T6.
+- Q1 (other modalities): P8. Q2 (why high MI does not give high accuracy): P5 (across
+  methods), P9 (why: a nuisance the views share). Q3 (the Gaussian assumption behind the moment
+  surrogates): T4, T5, T6.
 
 A claim this report did not decide is named as such.
 """
@@ -72,6 +73,25 @@ def _q2(c: Claim) -> str:
             f"{c.extra['power']:.2f}: {c.verdict} (P5 table).")
 
 
+def _q2_why(c: Claim) -> str:
+    shared = c.extra["rules"]["shared"]
+    control = c.extra["rules"]["unshared"]
+
+    def span(rules: dict[str, Any], key: str, fmt: str) -> str:
+        values = [r[key]["change"] for r in rules.values()]
+        return f"{min(values):{fmt}} to {max(values):{fmt}}"
+
+    return (f"**Q2 (why they part).** A nuisance factor the views share raises their MI while "
+            f"lowering the probe's accuracy: {c.verdict} (P9 table; over the methods "
+            f"{', '.join(shared)}: view MI {span(shared, 'view_mi', '+.2f')} nats, accuracy "
+            f"{span(shared, 'probe_acc', '+.2f')}, as the features lose "
+            f"{span(shared, 'label_mi', '+.2f')} nats of label information and gain "
+            f"{span(shared, 'nuisance_mi', '+.2f')} nats of nuisance). The same nuisance drawn "
+            f"apart for each view does not raise the view MI ({span(control, 'view_mi', '+.2f')}"
+            f" nats; control {c.control.verdict if c.control else '—'}): the views' MI counts "
+            "whatever they share, label or not.")
+
+
 def _q3(claims: dict[str, Claim]) -> str:
     parts = [f"{REGISTER[cid].text} — **{claims[cid].verdict}** ({cid})"
              for cid in ("T4", "T5", "T6") if cid in claims]  # fmt: skip
@@ -105,5 +125,7 @@ def findings(claims: dict[str, Claim]) -> str:
                          "**Q1 (other modalities).** P8: decided in the full report."))
     lines.append("- " + (_said(_q2, claims, "P5") or
                          "**Q2 (MI and accuracy).** P5: decided in the full report."))
+    if "P9" in claims:
+        lines.append("- " + str(_said(_q2_why, claims, "P9")))
     lines.append("- " + _q3(claims))
     return "\n".join(lines) + "\n"

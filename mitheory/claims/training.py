@@ -39,6 +39,7 @@ A verdict is "holds" when every check passes, "fails" when none does, "partial" 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -148,8 +149,11 @@ class _Tracker:
     run ends."""
 
     def __init__(self, tracks: set[str], steps: int, seed: int,
-                 end: collapse.EndRule | None = None) -> None:  # fmt: skip
+                 end: collapse.EndRule | None = None,
+                 final: Callable[[Any], dict[str, Any]] | None = None) -> None:  # fmt: skip
         self.tracks, self.steps, self.seed, self.end = tracks, steps, seed, end
+        self.final_fn = final
+        self.final: dict[str, Any] = {}
         self.heldout: list[dict[str, Any]] = []
         self.shift: dict[str, Any] = {}
         self.probe: dict[str, Any] = {"curve": [], "final": {}}
@@ -163,6 +167,8 @@ class _Tracker:
         if "features" in tracks and step == steps:
             self.heldout.append({"step": step,
                                  **held_out_mi(m.features(x_a), m.features(x_b), seed)})
+        if self.final_fn is not None and step == steps:
+            self.final = self.final_fn(m)
         if "surrogate" in tracks:
             self.probe["curve"].append({"step": step, **predictor.surrogate_probe(m, x_a, x_b)})
             if step == steps:
@@ -196,17 +202,23 @@ class _Tracker:
                               if k in self.shift}}  # fmt: skip
         if "surrogate" in self.tracks:
             out["surrogate"] = self.probe
+        if self.final_fn is not None:
+            out["final"] = self.final
         if self.end is not None:
             out["trace"] = self.trace
         return out
 
 
 def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixture",
-                evals: int = EVALS,
-                end: collapse.EndRule | None = None) -> list[Run]:  # fmt: skip
-    """The ``paradigms.training`` run of ``key`` on the data set ``data`` (its own encoder) for
+                evals: int = EVALS, end: collapse.EndRule | None = None,
+                data_options: dict[str, Any] | None = None,
+                final: Callable[[Seed, Any], dict[str, Any]] | None = None,
+                ) -> list[Run]:  # fmt: skip
+    """The ``paradigms.training`` run of ``key`` on the data set ``data`` (its own encoder;
+    ``data_options``: its generator's keyword arguments) for
     every seed (:data:`Seed`), with ``evals`` evaluations after step 0 and the tracking the key
-    asks for (and, with ``end``, the trace that ends each run early: ``collapse.EndRule``). The
+    asks for (and, with ``end``, the trace that ends each run early: ``collapse.EndRule``;
+    with ``final``, ``final(seed, method)`` at the last step, the run's ``"final"``). The
     seeds train as one computation (``paradigms.training.batched.train_batched``)
     where the engine supports the configuration, else one after another with
     ``paradigms.training.loop.train``; a batched run equals its solo run up to float32 rounding
@@ -222,11 +234,14 @@ def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixt
     probe_test = accuracy.probe_test_size() if "features" in tracks else 512
     sizes = {"n_test": probe_test} if "features" in tracks else {}
     evals = 1 if tracks == {"features"} else evals  # P5 reads its runs at the end only
-    trackers = [_Tracker(tracks, steps, seed, end) for seed, _ in pairs]
+    trackers = [_Tracker(tracks, steps, seed, end,
+                         None if final is None else functools.partial(final, job))
+                for (seed, _), job in zip(pairs, seeds, strict=True)]  # fmt: skip
     with single_thread(), tempfile.TemporaryDirectory() as root:
         configs = [TrainConfig(
             method=method, data=data, ablate=ablate, seed=seed, steps=steps,
-            data_options=sizes if data_seed is None else {**sizes, "seed": data_seed},
+            data_options={**(data_options or {}), **sizes,
+                          **({} if data_seed is None else {"seed": data_seed})},
             eval_every=max(1, steps // evals), progress=False,
             probe_every=1000,  # linear probe at the first and last evaluation only, where used
             linear_probe=bool(tracks & {"features", "probe"}),

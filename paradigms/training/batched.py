@@ -41,13 +41,14 @@ Per run (may differ inside one group): ``seed`` (model, data set, batches, views
 the evaluation and probe settings, ``out``. The same in a group: everything that shapes the
 computation (method, ablations, method/backbone/data options, batch size, steps, optimizer).
 
-Supported (:data:`SUPPORTED_DATA`): the vector data (``gaussian-mixture``) with the ``mlp``
-backbone and the token sequences (``markov-sequences``) with the ``seqcnn`` 1-D CNN, methods
-:data:`SUPPORTED_METHODS` with any of their ablations, AdamW and SGD, one process. Refused with a
-``ValueError`` before anything trains (train those one at a time): images, ``paired-bags``, other
-backbones, MoCo v2 (its queue), LARS, the online probe, bf16 autocast, ``compile``, checkpoints
-and resume, several processes. The engine shows no progress bar (``progress`` is ignored). On
-CUDA (with ``amp=False``) it runs, but no GPU has yet checked it against solo runs.
+Supported (:data:`SUPPORTED_DATA`): the vector data (``gaussian-mixture``, ``nuisance-views``)
+with the ``mlp`` backbone and the token sequences (``markov-sequences``) with the ``seqcnn`` 1-D
+CNN, methods :data:`SUPPORTED_METHODS` with any of their ablations, AdamW and SGD, one process.
+Refused with a ``ValueError`` before anything trains (train those one at a time): images,
+``paired-bags``, other backbones, MoCo v2 (its queue), LARS, the online probe, bf16 autocast,
+``compile``, checkpoints and resume, several processes. The engine shows no progress bar
+(``progress`` is ignored). On CUDA (with ``amp=False``) it runs, but no GPU has yet checked it
+against solo runs.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ SUPPORTED_METHODS = (
     "sdmi", "simsiam", "byol", "mocov3", "jmi", "jmi-taylor", "simclr", "barlow", "vicreg",
 )  # fmt: skip
 #: data sets and the backbone each is supported with (its default one)
-SUPPORTED_DATA = {"gaussian-mixture": "mlp", "markov-sequences": "seqcnn"}
+SUPPORTED_DATA = {
+    "gaussian-mixture": "mlp", "nuisance-views": "mlp", "markov-sequences": "seqcnn",
+}  # fmt: skip
 #: elementwise optimizers: on stacked tensors they are R independent ones
 SUPPORTED_OPTIMIZERS = ("adamw", "sgd")
 #: configuration fields that may differ between the runs of one batched group
