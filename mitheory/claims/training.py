@@ -9,9 +9,10 @@ Every run is ``paradigms.training.loop.train`` on the synthetic Gaussian mixture
   on the held-out embeddings and read out on the other fold, so the MI is not the cos-DV loss the
   canonical prototypes train on. Its interval covers sampling and critic training (see
   ``estimators.neural``); it is capped at log(n/2) = log 256 ≈ 5.5 nats. The quick report's
-  P1/P2 critics choose their checkpoint every 10 steps and stop 50 after the best
-  (``QUICK_HELD_OUT``, 20 % faster; canonical SDMI reads 0.81 → 2.62 instead of 0.29 → 2.41 nats,
-  seed 0). The full report keeps the estimator's defaults: with the quick schedule P5's
+  P1/P2 critics choose their checkpoint every 10 steps and stop 30 after the best
+  (``QUICK_HELD_OUT``; a trained canonical SDMI embedding reads the same with patience 3 as
+  with 5, in 25 % less time), and its P1–P4 runs have 4 evaluations after step 0 instead of 5.
+  The full report keeps the estimator's defaults: with the quick schedule P5's (old, run-level)
   within-length ρ read +0.30 [−0.07, +0.60] (undecided), so P5 depends on the critic's schedule.
 - **Near-monotone rise** (P1/P2, per seed): gain last − first > 3 SE and no drop between
   consecutive evaluations beyond 3 SE (SE from the intervals, combined in quadrature). Spearman
@@ -60,8 +61,8 @@ from mitheory.claims.runtime import WORKERS, parallel_map, single_thread
 
 #: the held-out estimator of P1, P2 and P5 (``estimators.estimate_mi`` options)
 HELD_OUT_ESTIMATOR: dict[str, Any] = {"method": "infonce", "folds": 2}
-#: the quick report's (track "mi-quick"): checkpoint every 10 steps, stop 50 after the best
-QUICK_HELD_OUT: dict[str, Any] = {**HELD_OUT_ESTIMATOR, "eval_every": 10, "patience": 5}
+#: the quick report's (track "mi-quick"): checkpoint every 10 steps, stop 30 after the best
+QUICK_HELD_OUT: dict[str, Any] = {**HELD_OUT_ESTIMATOR, "eval_every": 10, "patience": 3}
 #: the estimator options of each held-out MI track
 MI_TRACKS = {"mi": HELD_OUT_ESTIMATOR, "mi-quick": QUICK_HELD_OUT}
 Z95 = 1.959963984540054
@@ -105,16 +106,18 @@ class ParadigmBudget:
     p1_seeds: tuple[int, ...] = (0, 1, 2)  # P1's and P2's seeds (offsets; ⊇ ``seeds``)
     p3_long: bool = False  # P3's time-to-collapse runs (``collapse``); off: P3 is not decided
     mi_track: str = "mi"  # P1/P2's held-out MI track (a key of MI_TRACKS)
+    evals: int = EVALS  # evaluations after step 0 of the P1–P4 and P7 runs
     p7: predictor.PredictorPlan | None = None  # P7's sweep (None: no P7 runs, no probe)
 
 
 def budget(quick: bool) -> ParadigmBudget:
     """Full: three seeds (six for P1 and P2), P3's time-to-collapse runs (13 arms × 5 seeds, up
     to 3000 steps) and the P5 design (10 methods × 2 lengths × 5 fresh seeds = 100 runs);
-    quick: one seed (four for P1 and P2), neither P3's long runs nor P5 (they do not fit in the
+    quick: one seed (four for P1 and P2), 4 evaluations after step 0 instead of 5, neither P3's
+    long runs nor P5 (they do not fit in the
     two-minute quick report)."""
     if quick:
-        return ParadigmBudget((0,), mi_track="mi-quick", p7=predictor.plan(True),
+        return ParadigmBudget((0,), mi_track="mi-quick", evals=4, p7=predictor.plan(True),
                               p1_seeds=(0, 1, 2, 3))  # fmt: skip
     return ParadigmBudget((0, 1, 2), p5_steps=(50, 200), p7=predictor.plan(False),
                           p1_seeds=tuple(range(6)), p3_long=True)  # fmt: skip
@@ -398,19 +401,22 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
 
 
 def run_all(jobs: list[tuple[RunKey, Seed]], runner: Runner = train_run, label: str = "runs",
-            progress: Callable[[str], None] | None = None) -> list[Run]:  # fmt: skip
+            progress: Callable[[str], None] | None = None,
+            evals: int = EVALS) -> list[Run]:  # fmt: skip
     """Every (key, seed) job, in order. ``train_run`` jobs are grouped by key, each key's seeds
-    trained as one batched computation (:func:`train_seeds`), and the groups go to worker
-    processes (:func:`mitheory.claims.runtime.parallel_map`); other runners (tests) run job by
-    job in this process."""
+    trained as one batched computation (:func:`train_seeds`, ``evals`` evaluations after step
+    0), and the groups go to worker processes (:func:`mitheory.claims.runtime.parallel_map`);
+    other runners (tests) run job by job in this process."""
     if runner is not train_run:
         return parallel_map(runner, jobs, label=label, progress=progress, workers=1)
     seeds: dict[RunKey, list[Seed]] = {}
     for key, seed in jobs:
         seeds.setdefault(key, []).append(seed)
-    groups = [(key, tuple(s)) for key, s in seeds.items()]
+    # a run without tracking is read at its end only (its summary and target travel)
+    groups = [(key, tuple(s), "gaussian-mixture", evals if key[4] else 1)
+              for key, s in seeds.items()]  # fmt: skip
     done = parallel_map(train_seeds, groups, label=label, progress=progress, workers=WORKERS)
-    runs = {(key, seed): run for (key, s), out in zip(groups, done, strict=True)
+    runs = {(key, seed): run for (key, s, _, _), out in zip(groups, done, strict=True)
             for seed, run in zip(s, out, strict=True)}  # fmt: skip
     return [runs[job] for job in jobs]
 
@@ -431,7 +437,7 @@ def collect_runs(b: ParadigmBudget, seed: int, runner: Runner = train_run,
     # P1's null factor: the canonical run under another seed on the same data set
     job_seed = {s: (s, s - P1_REPLICATE) if s - seed >= P1_REPLICATE else s for s in names}
     jobs = [(plan[name], job_seed[s]) for s, ns in names.items() for name in ns]
-    results = iter(run_all(jobs, runner, "P1–P4", progress))
+    results = iter(run_all(jobs, runner, "P1–P4", progress, b.evals))
     return {s: {name: next(results) for name in ns} for s, ns in names.items()}
 
 
@@ -1162,7 +1168,7 @@ def paradigm_section(
     else:
         claims = [p1, p2, p4]
     data: dict[str, Any] = {
-        "budget": {"seeds": list(runs), "steps": b.steps, "evals": EVALS,
+        "budget": {"seeds": list(runs), "steps": b.steps, "evals": b.evals,
                    "p5_steps": list(b.p5_steps), "estimator": MI_TRACKS[b.mi_track]},
         "p1_seeds": p1_seeds,
         "final": {s: {name: run["summary"] for name, run in r.items()} for s, r in every.items()},
