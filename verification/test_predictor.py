@@ -178,3 +178,15 @@ def test_relative_dv_is_read_on_the_embeddings_and_frozen_runs_share_the_scale()
     still = [dict(r, dv_z=0.02) for r in records if r["capacity"] != "none" and not r["marginal"]]
     claim, by = p7.p7_claim(records, p7.plan(True), 0, still)
     assert claim.control.verdict == "fails" and claim.verdict == "holds", by
+
+
+def test_alignment_at_equal_capacity_counts_agreeing_pairs():
+    """Trained predictors with the higher fidelity and the higher DV at every capacity: every
+    pair agrees; the frozen runs given the higher DV instead: none does."""
+    records = _records(SURROGATE, frozenset({"none"}))
+    still = [dict(r, dv_z=0.01, fidelity=-0.5) for r in records
+             if r["capacity"] != "none" and not r["marginal"]]  # fmt: skip
+    apart = p7.alignment_at_equal_capacity(records, still)
+    assert apart["pairs"] == len(still) and apart["agree"] == len(still) and apart["p"] < 0.01
+    flipped = [dict(r, dv_z=5.0) for r in still]
+    assert p7.alignment_at_equal_capacity(records, flipped)["agree"] == 0
