@@ -366,9 +366,11 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     plan: dict[str, RunKey] = {}
     cells = predictor.runs_of(b.p7) if b.p7 is not None else []
     probed = {p7_run_name(*cell) for cell in cells}
-    tracked = {arm_name("gradient", True, True), arm_name("gradient", False, False)}
-    if b.compare:
-        tracked |= set(p1_p2_names())
+    # P8's plan (no comparison runs) reads P1 and P2 through the rise rule with the arms without
+    # predictor and marginal term and JMI without marginal term as controls; the main plan's P1
+    # and P2 have their own controls (P1_CONTROL, jmi −invariance)
+    tracked = set(p1_p2_names()) if b.compare else {
+        arm_name("gradient", True, True), arm_name("gradient", False, False), "jmi −marginal"}
     for m, p, g in P3_ARMS:
         name = arm_name(m, p, g)
         tracks = [b.mi_track] if name in tracked else []  # P1's and P2's runs, P8's P1 control
@@ -395,7 +397,8 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
                                       alternating=removed != "alternating")  # fmt: skip
         plan["jmi −invariance"] = ("jmi", "invariance", (), b.steps, b.mi_track)
     plan["jmi"] = ("jmi", "", (), b.steps, b.mi_track)
-    plan["jmi −marginal"] = ("jmi", "marginal", (), b.steps, b.mi_track)
+    plan["jmi −marginal"] = ("jmi", "marginal", (), b.steps,
+                             b.mi_track if "jmi −marginal" in tracked else "")
     for m in P4_SURROGATES[1:]:
         plan[m] = (m, "", (), b.steps, "")
     for m, ablation in P4_CONTROL:
