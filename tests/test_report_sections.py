@@ -419,3 +419,11 @@ def test_findings_are_built_from_the_decided_claims(tmp_path):
     broken = ps.paradigm_section(True, 0, tmp_path, sizes=TINY_PARADIGMS,
                                  runner=_fake_runner(frozenset({"jmi"})))  # fmt: skip
     assert "JMI: partial" in findings({c.id: c for c in broken.claims})
+
+
+def test_runs_read_at_their_end_get_one_evaluation():
+    """Series tracks (held-out MI, P7's probe) keep the budget's evaluations; untracked runs and
+    P5's "features" runs are read at the end only."""
+    assert ps.evals_needed("mi", 5) == 5
+    assert ps.evals_needed("mi-quick,surrogate", 4) == ps.evals_needed("surrogate", 4) == 4
+    assert ps.evals_needed("", 5) == ps.evals_needed("features", 5) == 1

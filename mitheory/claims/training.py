@@ -84,8 +84,7 @@ EVALS = 5
 Options = tuple[tuple[str, Any], ...]  # method_options as sorted pairs
 #: method, ablate, options, steps, track: comma-separated ("": monitors and kNN only; "mi":
 #: held-out MI of the embedding pair at every evaluation; "features": of the backbone features at
-#: the last one, with the linear probe on ``accuracy.probe_test_size()`` test points (alone, it
-#: evaluates at step 0 and at the end only); "probe":
+#: the last one, with the linear probe on ``accuracy.probe_test_size()`` test points; "probe":
 #: the linear probe at the first and last evaluation; "surrogate": P7's probe,
 #: ``predictor.surrogate_probe``, at every evaluation)
 RunKey = tuple[str, str, Options, int, str]
@@ -115,8 +114,7 @@ def budget(quick: bool) -> ParadigmBudget:
     """Full: three seeds (six for P1 and P2), P3's time-to-collapse runs (13 arms × 5 seeds, up
     to 3000 steps) and the P5 design (10 methods × 2 lengths × 5 fresh seeds = 100 runs);
     quick: one seed (four for P1 and P2), 4 evaluations after step 0 instead of 5, neither P3's
-    long runs nor P5 (they do not fit in the
-    two-minute quick report)."""
+    long runs nor P5 (they do not fit in the two-minute quick report)."""
     if quick:
         return ParadigmBudget((0,), mi_track="mi-quick", evals=4, p7=predictor.plan(True),
                               p1_seeds=(0, 1, 2, 3))  # fmt: skip
@@ -237,7 +235,6 @@ def train_seeds(key: RunKey, seeds: tuple[Seed, ...], data: str = "gaussian-mixt
     # P5's accuracies: a test set large enough for their binomial SE (``accuracy.MAX_ACC_SE``)
     probe_test = accuracy.probe_test_size() if "features" in tracks else 512
     sizes = {"n_test": probe_test} if "features" in tracks else {}
-    evals = 1 if tracks == {"features"} else evals  # P5 reads its runs at the end only
     trackers = [_Tracker(tracks, steps, seed, end,
                          None if final is None else functools.partial(final, job))
                 for (seed, _), job in zip(pairs, seeds, strict=True)]  # fmt: skip
@@ -404,6 +401,17 @@ def run_plan(b: ParadigmBudget) -> dict[str, RunKey]:
     return plan
 
 
+#: tracks whose read-outs are taken at every evaluation (a series)
+SERIES_TRACKS = {*MI_TRACKS, "surrogate"}
+
+
+def evals_needed(track: str, evals: int) -> int:
+    """Evaluations after step 0 a run of ``track`` needs: ``evals`` where its track reads a
+    series, else 1 (an untracked run, or P5's "features", is read at its end only: its summary,
+    target travel and final read-outs)."""
+    return evals if set(track.split(",")) & SERIES_TRACKS else 1
+
+
 def run_all(jobs: list[tuple[RunKey, Seed]], runner: Runner = train_run, label: str = "runs",
             progress: Callable[[str], None] | None = None,
             evals: int = EVALS) -> list[Run]:  # fmt: skip
@@ -416,8 +424,7 @@ def run_all(jobs: list[tuple[RunKey, Seed]], runner: Runner = train_run, label: 
     seeds: dict[RunKey, list[Seed]] = {}
     for key, seed in jobs:
         seeds.setdefault(key, []).append(seed)
-    # a run without tracking is read at its end only (its summary and target travel)
-    groups = [(key, tuple(s), "gaussian-mixture", evals if key[4] else 1)
+    groups = [(key, tuple(s), "gaussian-mixture", evals_needed(key[4], evals))
               for key, s in seeds.items()]  # fmt: skip
     done = parallel_map(train_seeds, groups, label=label, progress=progress, workers=WORKERS)
     runs = {(key, seed): run for (key, s, _, _), out in zip(groups, done, strict=True)
