@@ -308,16 +308,34 @@ def test_collapse_at_initialization_is_reported(
     assert note in capsys.readouterr().err
 
 
-def test_claim_runs_batch_their_seeds_and_can_share_a_data_set() -> None:
+def test_claim_runs_batch_their_seeds_and_can_share_a_data_set(monkeypatch) -> None:
     """``train_seeds`` trains a key's seeds through the batched engine; each run is its solo run
     up to float32 rounding (the engine's own float64 equality is tests/test_batched.py; after 20
     steps the monitors differ by ≤ 4.3e-5 relative, measured; 2e-4 leaves room for other BLAS
     builds and still fails on a run handed another seed's batches). A (seed, data seed)
-    pair shares the data set of the data seed and nothing else (P1's null factor)."""
+    pair shares the data set of the data seed and nothing else (P1's null factor). The runs'
+    held-out read-outs (3 runs × 6 evaluations) are made after training in one shared critic
+    loop; each must equal the read-out of its own embeddings with its run's seed, alone (float32
+    rounding of stacked products: ≤ 1e-5 nats; a read-out filed under another evaluation or
+    read with another run's seed differs by more than 1e-2)."""
+    from mitheory.claims import training as tr
     from mitheory.claims.training import train_run, train_seeds
 
+    deferred = []
+
+    def recording(trackers):
+        deferred.extend((entry, a, b, t.seed, o) for t in trackers for entry, a, b, o in t.pending)
+        original(trackers)
+
+    original = tr.read_held_out
+    monkeypatch.setattr(tr, "read_held_out", recording)
     key = ("sdmi", "", (), 20, "mi-quick")
     batched = train_seeds(key, (0, 1, (5, 0)))
+    monkeypatch.undo()
+    assert len(deferred) == 18 and len({s for *_, s, _ in deferred}) == 3
+    for entry, a, b, seed, options in deferred[::5]:
+        alone = tr.held_out_mi(a, b, seed, options)
+        assert abs(entry["mi"] - alone["mi"]) < 1e-5 and abs(entry["se"] - alone["se"]) < 1e-5
     for seed, run in ((0, batched[0]), (1, batched[1])):
         solo = train_run(key, seed)["summary"]
         for k in ("mi_cosdv", "effective_rank", "embed_std"):
