@@ -207,9 +207,11 @@ def estimate_mi_many(
     neural ``method``, with the critics of every pair of one shape trained side by side in one
     stacked loop (``estimators.neural.fit_estimates``; equal to the one-at-a-time estimates up to
     float32 rounding). For many small estimates (every evaluation of a training run, the seeds
-    of one design) the shared loop costs a fraction of the separate ones (2 folds × 16 pairs of
-    512: 1.8× faster on one CPU thread). Inputs are checked as ``estimate_mi`` checks them, and
-    each result carries its input's flags (nats; ``seconds`` is the whole batch's)."""
+    of one design) the shared loop saves the per-step overhead of the separate ones: 1.08× at 8
+    and 1.24× at 20 pairs of 512 in 64 + 64 dims, one CPU thread (``benchmarks/readouts.py``);
+    the report's P1–P4 jobs took 130 CPU-s instead of 152. Inputs are checked as
+    ``estimate_mi`` checks them, and each result carries its input's flags (nats; ``seconds`` is
+    the whole batch's)."""
     if not isinstance(method, str) or method not in NEURAL_METHODS:
         raise ValueError(
             f"estimate_mi_many trains the critics of a neural method together "
