@@ -93,26 +93,33 @@ def plan(b: tr.ParadigmBudget) -> dict[str, tr.RunKey]:
 Runs = dict[str, dict[int, dict[str, Any]]]  # {setting: {seed: {run name: run}}}
 
 
-def setting_run(key: tr.RunKey, seed: int, data: str) -> dict[str, Any]:
-    """One P8 run: ``training.train_run`` on ``data``, with ``EVALS`` evaluations where its
-    held-out MI is tracked (P1/P2) and otherwise only at step 0 and the end (P3, P4 and the
-    registry read the final state; evaluations do not change training)."""
-    return tr.train_run(key, seed, data=data, evals=EVALS if key[4] else 1)
+def setting_runs(key: tr.RunKey, seeds: tuple[int, ...], data: str) -> list[dict[str, Any]]:
+    """One P8 run on every seed: ``training.train_seeds`` on ``data`` (the seeds as one batched
+    computation where the engine supports the data set, their held-out read-outs in one shared
+    critic loop), with ``EVALS`` evaluations where its held-out MI is tracked (P1/P2) and
+    otherwise only at step 0 and the end (P3, P4 and the registry read the final state;
+    evaluations do not change training)."""
+    return tr.train_seeds(key, seeds, data, tr.evals_needed(key[4], EVALS))
 
 
 def collect(b: tr.ParadigmBudget, seed: int, runner: Callable[..., dict[str, Any]] | None = None,
             progress: Callable[[str], None] | None = None) -> Runs:  # fmt: skip
-    """Every run of :func:`plan` in both settings, as one batch of worker jobs (so neither
-    setting waits for the other); ``runner(key, seed, data)`` replaces :func:`setting_run`
-    (tests: then in this process)."""
+    """Every run of :func:`plan` in both settings, one worker job per (setting, run) with all
+    its seeds (:func:`setting_runs`; the jobs of both settings in one batch, so neither waits
+    for the other); ``runner(key, seed, data)`` replaces it run by run (tests: in this
+    process)."""
     names = plan(b)
-    jobs = [(key, seed + k, data) for _, data in SETTINGS for k in b.seeds
-            for key in names.values()]  # fmt: skip
-    fn = setting_run if runner is None else runner
-    results = iter(parallel_map(fn, jobs, label="P8", progress=progress,
-                                workers=WORKERS if runner is None else 1))  # fmt: skip
-    return {setting: {seed + k: {name: next(results) for name in names} for k in b.seeds}
-            for setting, _ in SETTINGS}  # fmt: skip
+    seeds = tuple(seed + k for k in b.seeds)
+    cells = [(data, name) for _, data in SETTINGS for name in names]
+    if runner is None:
+        jobs = [(names[name], seeds, data) for data, name in cells]
+        done = parallel_map(setting_runs, jobs, label="P8", progress=progress, workers=WORKERS)
+    else:
+        done = [[runner(names[name], s, data) for s in seeds] for data, name in cells]
+    runs = {(data, name, s): run for (data, name), out in zip(cells, done, strict=True)
+            for s, run in zip(seeds, out, strict=True)}  # fmt: skip
+    return {setting: {s: {name: runs[data, name, s] for name in names} for s in seeds}
+            for setting, data in SETTINGS}  # fmt: skip
 
 
 def registry_claim(runs: dict[int, dict[str, Any]], bars: tr.HealthBars) -> Claim:
