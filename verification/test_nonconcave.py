@@ -48,7 +48,7 @@ def test_T8_verdict(claim_check, claim_result, section_data):
     assert rule["bounds"][0] > -MARGIN_RUNGS
     assert any(r["broken"] for r in t8["shares"]["alternating (tanh)"])
     assert all(r["broken"] == 0 for rows in t8["shares"].values() for r in rows[:1])  # f = 1
-    # the control: the alternating arm two rungs up the ladder (learning rate ×16) is less
+    # the control: the alternating arm three rungs up the ladder (learning rate ×64) is less
     # stable by more than the margin, so the rule reads "fails" on it
     assert control["bounds"][1] < -MARGIN_RUNGS
     assert claim.figure == pytest.approx(rule["bounds"][0])

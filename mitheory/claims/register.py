@@ -148,7 +148,7 @@ _SPECS = (
         "Δ = (monotone rungs, alternating) − (simultaneous), mean over the tanh seeds: "
         "holds when its one-sided 95 % lower bound > −1 rung, fails when the upper bound < −1; "
         "the monotone range f_alt, f_sim is reported; control (one factor): the alternating "
-        "arm's learning rate ×16 (its runs two rungs up the ladder, same seeds and minibatches)",
+        "arm's learning rate ×64 (its runs three rungs up the ladder, same seeds and minibatches)",
         "nonconcave", _V + "test_nonconcave.py::test_T8_verdict", "holds"),
     ClaimSpec(
         "P1", "empirical",
