@@ -262,8 +262,7 @@ def test_the_equivalence_check_catches_a_planted_fault(monkeypatch, target, name
     "change, words",
     [({"optimizer": "lars"}, "LARS"), ({"method": "mocov2"}, "mocov2"),
      ({"data": "fashion-mnist"}, "supported: gaussian-mixture"),
-     ({"online_probe": True}, "online probe"), ({"checkpoint_every": 5, "out": "x"}, "checkpoints"),
-     ({"backbone": "smallcnn"}, "mlp, seqcnn")],
+     ({"online_probe": True}, "online probe"), ({"backbone": "smallcnn"}, "mlp, seqcnn")],
 )  # fmt: skip
 def test_unsupported_configurations_are_refused_before_training(change, words):
     configs = [BASE, replace(BASE, **change)]
@@ -298,3 +297,40 @@ def test_a_frozen_predictor_stays_at_its_initialization_alone_and_batched():
     for a, b in zip(solo, together, strict=True):
         for x, y in zip(a.states, b.states, strict=True):
             _state_deviation(x, y)
+
+
+@pytest.mark.parametrize("method, optimizer", [("sdmi", "adamw"), ("byol", "sgd")])
+def test_batched_checkpoints_resume_as_the_loop_resumes(tmp_path, method, optimizer):
+    """Two runs, 30 steps, checkpoints every 10 (the loop's format, one folder per run). With the
+    step-30 checkpoints deleted (a run cut after step 29), the engine resumes its group from step
+    20, and the loop resumes a batched run's folder alone; both end where uninterrupted solo runs
+    end (states within STATE_RTOL, with a warm-up and cosine schedule; leaving out the optimizer
+    moments or the schedule's position when resuming fails this test). Runs that resume from
+    different steps are refused."""
+    base = replace(BASE, method=method, optimizer=optimizer, lr_schedule="cosine", warmup_steps=5)
+    solo = [_Recorder() for _ in (0, 1)]
+    for s, h in zip((0, 1), solo, strict=True):
+        train(replace(base, seed=s), on_eval=h)
+    configs = [replace(base, seed=s, out=str(tmp_path / f"run{s}"), checkpoint_every=10)
+               for s in (0, 1)]  # fmt: skip
+    train_batched(configs)
+
+    def cut() -> None:
+        for c in configs:
+            (tmp_path / c.out / "checkpoints" / "ckpt-000000030.pt").unlink()
+
+    cut()
+    again = [_Recorder() for _ in configs]
+    summaries = train_batched([replace(c, resume=True) for c in configs], on_eval=again)
+    assert [s["steps_done"] for s in summaries] == [30, 30]
+    for alone, resumed in zip(solo, again, strict=True):
+        assert len(resumed.states) == 1  # step 30 only: the run continued from step 20
+        _state_deviation(alone.states[-1], resumed.states[-1])
+    cut()
+    loop = _Recorder()
+    train(replace(configs[1], resume=True), on_eval=loop)
+    assert len(loop.states) == 1
+    _state_deviation(solo[1].states[-1], loop.states[-1])
+    # now run 0 resumes from step 20 and run 1 (the loop wrote its step 30 again) from 30
+    with pytest.raises(ValueError, match="different steps"):
+        train_batched([replace(c, resume=True) for c in configs])

@@ -46,9 +46,18 @@ with the ``mlp`` backbone and the token sequences (``markov-sequences``) with th
 CNN, methods :data:`SUPPORTED_METHODS` with any of their ablations, AdamW and SGD, one process.
 Refused with a ``ValueError`` before anything trains (train those one at a time): images,
 ``paired-bags``, other backbones, MoCo v2 (its queue), LARS, the online probe, bf16 autocast,
-``compile``, checkpoints and resume, several processes. The engine shows no progress bar
-(``progress`` is ignored). On CUDA (with ``amp=False``) it runs, but no GPU has yet checked it
-against solo runs.
+``compile``, several processes.
+
+Checkpoints and resume: each run writes its own checkpoints in the loop's format
+(``loop._save_checkpoint``: its slice of the parameters and buffers, its optimizers' state as
+torch's AdamW/SGD hold it, its schedules' position, its data generator, history and loss log),
+so the loop can resume a batched run alone; with ``resume`` every run of a group restores its
+own newest checkpoint and the group continues from that step (runs that would resume from
+different steps are refused). Tested: a cut batched run resumed by the engine or by the loop
+ends where the uninterrupted solo run ends (``tests/test_batched.py``).
+
+The engine shows no progress bar (``progress`` is ignored). On CUDA (with ``amp=False``) it runs,
+but no GPU has yet checked it against solo runs.
 """
 
 from __future__ import annotations
@@ -75,7 +84,9 @@ from paradigms.training.loop import (
     _evaluate,
     _finish,
     _open_metrics,
+    _resume,
     _Run,
+    _save_checkpoint,
     _setup,
     _Stop,
     train,
@@ -116,7 +127,6 @@ def check_batchable(config: TrainConfig) -> None:
         (bool(config.online_probe), "an online probe"),
         (_auto(config.amp, _device(config.device)), "bf16 autocast (on CUDA: pass amp=False)"),
         (config.compile, "compile"),
-        (config.checkpoint_every is not None or config.resume, "checkpoints or resume"),
         (int(os.environ.get("WORLD_SIZE", "1")) > 1, "several processes (WORLD_SIZE > 1)"),
     ]  # fmt: skip
     for bad, what in reasons:
@@ -262,6 +272,15 @@ class _BatchedGroup:
         ctx = dist_utils.DistContext(device=device)
         self.configs = list(configs)
         self.runs: list[_Run] = [_setup(c, ctx, h) for c, h in zip(configs, hooks, strict=True)]
+        # with ``resume`` each run restores its own newest checkpoint (the loop's format) before
+        # the models are stacked; a group continues from one step
+        starts = [_resume(run) for run in self.runs]
+        if len(set(starts)) > 1:
+            raise ValueError(
+                f"the runs of one batched group resumed from different steps ({sorted(set(starts))}"
+                "); resume them alone, or from folders checkpointed together"
+            )
+        self.start_step = starts[0]
         template = self.runs[0].method
         self.template = template
         named = dict(template.named_parameters())
@@ -292,13 +311,15 @@ class _BatchedGroup:
             self.blocks.append((_batched_loss(template, block.loss), names, optimizer, lrs))
         self.ema = self._ema_pairs()
         n_runs = len(self.runs)
-        self.total = torch.zeros(n_runs, device=device)
+        self.total = torch.stack([r.losses.total.reshape(()) for r in self.runs]).to(device)
         #: the step of each run's last evaluation (its loss log counts the steps since)
-        self.last_eval = [0] * n_runs
+        self.last_eval = [self.start_step - r.losses.count for r in self.runs]
         self.first_bad = torch.zeros(n_runs, dtype=torch.long, device=device)
         self.status = ["ok"] * n_runs
         self.reason = [""] * n_runs
-        self.steps_done = [0] * n_runs
+        self.steps_done = [self.start_step] * n_runs
+        if self.start_step:
+            self._load_optimizer_states()
 
     def _ema_pairs(self) -> list[tuple[str, str]]:
         """(target, online) parameter names of the EMA M-step (empty without one)."""
@@ -311,12 +332,13 @@ class _BatchedGroup:
     def train(self) -> list[dict[str, Any]]:
         """Step 0's evaluation, then every step for all runs and each run's evaluations when
         due; the summaries in order."""
-        steps = self.configs[0].steps
+        steps, every = self.configs[0].steps, self.configs[0].checkpoint_every
         for r, run in enumerate(self.runs):
             _open_metrics(run)
-            self._guard(r, lambda run=run: run.log(run.monitor.evaluate(
-                0, None, linear_probe=run.config.linear_probe, online_probe=None)))  # fmt: skip
-        for step in range(1, steps + 1):
+            if self.start_step == 0:
+                self._guard(r, lambda run=run: run.log(run.monitor.evaluate(
+                    0, None, linear_probe=run.config.linear_probe, online_probe=None)))  # fmt: skip
+        for step in range(self.start_step + 1, steps + 1):
             live = [r for r, run in enumerate(self.runs)
                     if self.status[r] == "ok" and not run.monitor.ended]  # fmt: skip
             for r in set(range(len(self.runs))) - set(live):
@@ -330,13 +352,14 @@ class _BatchedGroup:
                 self.steps_done[r] = step
                 if step % run.config.eval_every == 0 or step == steps:
                     self._evaluate(r, step)
+                if every is not None and (step == steps or step % every == 0):
+                    self._checkpoint(r, step)
         summaries = []
         for r, run in enumerate(self.runs):
             if run.metrics_file is not None:
                 run.metrics_file.close()
-            summaries.append(
-                _finish(run, 0, self.steps_done[r], self.status[r], self.reason[r], self.start)
-            )
+            summaries.append(_finish(run, self.start_step, self.steps_done[r], self.status[r],
+                                     self.reason[r], self.start))  # fmt: skip
         return summaries
 
     def _guard(self, r: int, work: Callable[[], None]) -> None:
@@ -387,14 +410,69 @@ class _BatchedGroup:
         if block == 0:
             self.total = self.total + losses
 
-    def _evaluate(self, r: int, step: int) -> None:
-        """Run ``r``'s evaluation after ``step``: its slice written back into its model, its
-        losses into its loss log, then the loop's evaluation."""
-        run = self.runs[r]
+    def _write_back(self, r: int) -> None:
+        """Run ``r``'s slice of the stacked parameters and buffers into its own model."""
         with torch.no_grad():
             for n, t in self.models[r].items():
                 stacked = self.params[n] if n in self.params else self.buffers[n]
                 t.copy_(stacked[r])
+
+    def _checkpoint(self, r: int, step: int) -> None:
+        """Run ``r``'s checkpoint after ``step`` in the loop's format (``loop._save_checkpoint``):
+        its model, its optimizers' state as the loop's would hold it (AdamW's moments and step,
+        SGD's momentum buffer), its schedules at ``step``, its data generator, history and loss
+        log; so the loop or the engine can resume it."""
+        run = self.runs[r]
+        self._write_back(r)
+        run.losses.total = self.total[r].clone()
+        run.losses.count = step - self.last_eval[r]
+        run.losses.first_bad = self.first_bad[r].clone()
+        own = dict(run.method.named_parameters())
+        # torch's AdamW keeps its step count as a float64 scalar under float64 defaults
+        scalar = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+        for (_, names, optimizer, _), torch_opt, schedule in zip(
+            self.blocks, run.optimizers, run.schedulers, strict=True
+        ):
+            for name, state in zip(names, optimizer.state, strict=True):
+                if not state:  # never stepped: the loop's optimizer holds no state for it
+                    continue
+                if optimizer.name == "sgd":
+                    torch_opt.state[own[name]] = {"momentum_buffer": state[0][r].clone()}
+                else:
+                    torch_opt.state[own[name]] = {
+                        "step": torch.tensor(float(optimizer.steps), dtype=scalar),
+                        "exp_avg": state[0][r].clone(), "exp_avg_sq": state[1][r].clone()}
+            schedule.last_epoch, schedule._step_count = step, step + 1
+            for group, base, factor in zip(torch_opt.param_groups, schedule.base_lrs,
+                                           schedule.lr_lambdas, strict=True):  # fmt: skip
+                group["lr"] = base * factor(step)
+            schedule._last_lr = [group["lr"] for group in torch_opt.param_groups]
+        self._guard(r, lambda: _save_checkpoint(run, step))
+
+    def _load_optimizer_states(self) -> None:
+        """After a resume: every run's restored optimizer state into the stacked optimizers."""
+        for i, (_, names, optimizer, _) in enumerate(self.blocks):
+            for j, name in enumerate(names):
+                per_run = []
+                for run in self.runs:
+                    own = dict(run.method.named_parameters())[name]
+                    per_run.append(run.optimizers[i].state.get(own, {}))
+                if optimizer.name == "sgd":
+                    buffers = [s.get("momentum_buffer") for s in per_run]
+                    if all(b is not None for b in buffers):
+                        optimizer.state[j] = [torch.stack(buffers).to(optimizer.params[j])]
+                elif all("exp_avg" in s for s in per_run):
+                    optimizer.state[j] = [
+                        torch.stack([s[k] for s in per_run]).to(optimizer.params[j])
+                        for k in ("exp_avg", "exp_avg_sq")
+                    ]
+                    optimizer.steps = int(per_run[0]["step"])
+
+    def _evaluate(self, r: int, step: int) -> None:
+        """Run ``r``'s evaluation after ``step``: its slice written back into its model, its
+        losses into its loss log, then the loop's evaluation."""
+        run = self.runs[r]
+        self._write_back(r)
         run.losses.total = self.total[r].clone()
         run.losses.count = step - self.last_eval[r]
         run.losses.first_bad = self.first_bad[r].clone()
