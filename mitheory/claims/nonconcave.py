@@ -79,16 +79,17 @@ FACTORS = (1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
 DROP_Z = 1.959963984540054
 #: the margin of the rule, in rungs of the ladder (its resolution)
 MARGIN_RUNGS = 1
-#: the control: the alternating arm this many rungs up the ladder (its learning rate × 4²); the
-#: runs train on the ladder extended by as many rungs (:data:`RUN_FACTORS`)
+#: the control: the alternating arm this many rungs up the ladder (its learning rate
+#: × 4^CONTROL_RUNGS); the runs train on the ladder extended by as many rungs (:data:`RUN_FACTORS`)
 CONTROL_RUNGS = 3
 RUN_FACTORS = FACTORS + tuple(FACTORS[-1] * 4.0 ** (i + 1) for i in range(CONTROL_RUNGS))
 #: one-sided level of the bounds of the paired effect
 ALPHA = 0.05
 ACTIVATIONS = ("tanh", "relu")
 #: the activation whose runs decide the verdict: with ReLU encoders the cosine critic's runs stay
-#: monotone up the whole ladder and beyond it under either scheme (the control reads 0 rungs
-#: lost on every ReLU seed), so they cannot show a loss of stability; they are reported beside
+#: monotone up the whole ladder and beyond it under either scheme (their control, the full
+#: report's 16 seeds: Δ̄ −0.31 [−0.73, +0.10], "holds"), so they cannot show a loss of
+#: stability; they are reported beside
 VERDICT_ACTIVATION = "tanh"
 
 

@@ -131,6 +131,11 @@ def _flat(modules: list[Any]) -> Any:
     return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 
 
+def _host(z: Any) -> Any:
+    """An embedding batch as a float64 host array (a tensor is copied off its device)."""
+    return z.detach().double().cpu().numpy() if hasattr(z, "detach") else z
+
+
 def held_out_mis(
     pairs: list[tuple[Any, Any]], seeds: list[int], options: dict[str, Any] = HELD_OUT_ESTIMATOR
 ) -> list[dict[str, float]]:
@@ -141,13 +146,10 @@ def held_out_mis(
 
     from estimators import estimate_mi_many
 
-    def host(z: Any) -> Any:
-        return z.double().cpu().numpy() if isinstance(z, torch.Tensor) else z
-
     # the critics train with gradients (a hook runs under no_grad) and on a forked global RNG, so
     # a read-out never changes a run's training
     with torch.enable_grad(), torch.random.fork_rng(devices=[]):
-        results = estimate_mi_many([(host(a), host(b)) for a, b in pairs], seeds=seeds,
+        results = estimate_mi_many([(_host(a), _host(b)) for a, b in pairs], seeds=seeds,
                                    **options)  # fmt: skip
     return [{"mi": r.mi, "ci": list(r.ci), "se": (r.ci[1] - r.ci[0]) / (2 * Z95)}
             for r in results]  # fmt: skip
@@ -199,8 +201,7 @@ class _Tracker:
     def _defer(self, step: int, z_a: Any, z_b: Any, options: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"step": step}
         self.heldout.append(entry)
-        self.pending.append((entry, z_a.double().cpu().numpy(), z_b.double().cpu().numpy(),
-                             options))  # fmt: skip
+        self.pending.append((entry, _host(z_a), _host(z_b), options))
 
     def __call__(self, step: int, m: Any, x_a: Any, x_b: Any) -> bool:
         tracks, steps = self.tracks, self.steps

@@ -410,24 +410,26 @@ class _BatchedGroup:
         if block == 0:
             self.total = self.total + losses
 
-    def _write_back(self, r: int) -> None:
-        """Run ``r``'s slice of the stacked parameters and buffers into its own model."""
+    def _sync(self, r: int, step: int) -> None:
+        """Run ``r`` as the loop holds it after ``step``: its slice of the stacked parameters and
+        buffers written into its own model, its losses since its last evaluation into its loss
+        log (before an evaluation or a checkpoint)."""
+        run = self.runs[r]
         with torch.no_grad():
             for n, t in self.models[r].items():
                 stacked = self.params[n] if n in self.params else self.buffers[n]
                 t.copy_(stacked[r])
+        run.losses.total = self.total[r].clone()
+        run.losses.count = step - self.last_eval[r]
+        run.losses.first_bad = self.first_bad[r].clone()
 
     def _checkpoint(self, r: int, step: int) -> None:
         """Run ``r``'s checkpoint after ``step`` in the loop's format (``loop._save_checkpoint``):
         its model, its optimizers' state as the loop's would hold it (AdamW's moments and step,
         SGD's momentum buffer), its schedules at ``step``, its data generator, history and loss
         log; so the loop or the engine can resume it."""
-        run = self.runs[r]
-        self._write_back(r)
-        run.losses.total = self.total[r].clone()
-        run.losses.count = step - self.last_eval[r]
-        run.losses.first_bad = self.first_bad[r].clone()
-        own = dict(run.method.named_parameters())
+        run, own = self.runs[r], self.models[r]
+        self._sync(r, step)
         # torch's AdamW keeps its step count as a float64 scalar under float64 defaults
         scalar = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
         for (_, names, optimizer, _), torch_opt, schedule in zip(
@@ -453,10 +455,8 @@ class _BatchedGroup:
         """After a resume: every run's restored optimizer state into the stacked optimizers."""
         for i, (_, names, optimizer, _) in enumerate(self.blocks):
             for j, name in enumerate(names):
-                per_run = []
-                for run in self.runs:
-                    own = dict(run.method.named_parameters())[name]
-                    per_run.append(run.optimizers[i].state.get(own, {}))
+                per_run = [run.optimizers[i].state.get(own[name], {})
+                           for run, own in zip(self.runs, self.models, strict=True)]
                 if optimizer.name == "sgd":
                     buffers = [s.get("momentum_buffer") for s in per_run]
                     if all(b is not None for b in buffers):
@@ -472,10 +472,7 @@ class _BatchedGroup:
         """Run ``r``'s evaluation after ``step``: its slice written back into its model, its
         losses into its loss log, then the loop's evaluation."""
         run = self.runs[r]
-        self._write_back(r)
-        run.losses.total = self.total[r].clone()
-        run.losses.count = step - self.last_eval[r]
-        run.losses.first_bad = self.first_bad[r].clone()
+        self._sync(r, step)
         self._guard(r, lambda: _evaluate(run, step))
         self.total[r] = 0.0
         self.last_eval[r] = step
